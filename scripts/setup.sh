@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv with everything swarm needs, on a fresh Debian machine like CI's.
+# Idempotent: re-runs only when pyproject.toml changed since the last successful set-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${SWARM_VENV:-.venv}
+STAMP="$VENV/.setup-stamp"
+want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then exit 0; fi
+
+# fastecdsa (a libp2p dependency) builds from source against GMP.
+if ! dpkg -s libgmp-dev >/dev/null 2>&1; then
+  echo "setup: installing libgmp-dev (needed to build fastecdsa)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libgmp-dev >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "setup: Python 3.11+ needed" >&2; exit 1; }
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+# torch first and pinned: the CPU wheel. An unpinned torch would pull a multi-GB CUDA build.
+"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+"$VENV/bin/python" -m pip install -q -e ".[dev]"
+echo "$want" > "$STAMP"
+echo "setup: ready ($VENV)" >&2

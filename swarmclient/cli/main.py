@@ -1,0 +1,59 @@
+"""`swarm`: the command line. Each subcommand lives in its own module under
+swarmclient/cli/ and registers itself through `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from swarmclient.errors import SwarmError
+
+# One module per group of subcommands; each defines register(subparsers), and every parser
+# it adds sets `func` (a callable taking the parsed args and returning an exit code).
+COMMAND_MODULES = [
+    "swarmclient.cli.identity_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swarm",
+        description="A peer of a decentralised RL swarm: SAPO on RepOps, Verde disputes on an EVM chain.",
+    )
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="state directory (default: $SWARM_HOME or ~/.swarm)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from protocol.errors import ProtocolError
+    from repops.errors import RepOpsError
+    from verde.errors import VerdeError
+
+    return (SwarmError, ProtocolError, RepOpsError, VerdeError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except _known_errors() as exc:
+        print(f"swarm: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
