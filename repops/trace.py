@@ -1,0 +1,352 @@
+"""Execution traces: every RepOps op reports its inputs and outputs here.
+
+Ops call `record(op, inputs, outputs, attrs)`. With no tracer active this is one module-global
+check. Inside `with tracing() as t:` each call appends a record per docs/commitments.md
+(tensor roots of inputs and outputs, op name, attrs digest); `t.root` is the trace root.
+With `keep_tensors=True` the tracer also keeps copies of every op's tensors, so any op can be
+opened and any element proven against the trace root during a dispute.
+
+One tracer per process at a time: autograd may run backward ops on its own threads (on GPUs),
+so the active tracer is a module global rather than thread-local, and `tracing()` refuses to
+nest. Run untraced RepOps work (generation) in the same process only while no step is traced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+
+from repops import merkle
+from repops.errors import RepOpsError
+
+_ACTIVE: "Tracer | None" = None
+
+
+def record(
+    op: str,
+    inputs: Sequence[torch.Tensor],
+    outputs: Sequence[torch.Tensor],
+    attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Report one executed op. A no-op unless a tracer is active."""
+    tracer = _ACTIVE
+    if tracer is None:
+        return
+    tracer.append(op, inputs, outputs, attrs)
+
+
+def active() -> "Tracer | None":
+    """The tracer recording now, if any."""
+    return _ACTIVE
+
+
+@contextmanager
+def tracing(*, keep_tensors: bool = False) -> Iterator["Tracer"]:
+    """Record every RepOps op executed inside the block."""
+    global _ACTIVE
+    if _ACTIVE is not None:
+        raise RepOpsError("tracer_active", "a trace is already being recorded in this process")
+    tracer = Tracer(keep_tensors=keep_tensors)
+    _ACTIVE = tracer
+    try:
+        yield tracer
+    finally:
+        _ACTIVE = None
+        tracer._roots.clear()  # the cache only holds weak references; drop them now
+
+
+# ------------------------------------------------------------------------ canonical attrs
+
+
+def _pack(value: Any, out: list[bytes]) -> None:
+    """Canonical msgpack (the subset attrs use): maps with str keys sorted bytewise by UTF-8,
+    ints in their shortest form, floats always as float64, tuples as arrays. Byte-identical
+    to msgpack.packb(..., use_bin_type=True) on such data, without importing msgpack here
+    (repops imports only torch/numpy)."""
+    if value is None:
+        out.append(b"\xc0")
+    elif value is True:
+        out.append(b"\xc3")
+    elif value is False:
+        out.append(b"\xc2")
+    elif isinstance(value, int):
+        if 0 <= value < 0x80:
+            out.append(bytes([value]))
+        elif -32 <= value < 0:
+            out.append(struct.pack(">b", value))
+        elif 0 <= value < 1 << 8:
+            out.append(b"\xcc" + struct.pack(">B", value))
+        elif 0 <= value < 1 << 16:
+            out.append(b"\xcd" + struct.pack(">H", value))
+        elif 0 <= value < 1 << 32:
+            out.append(b"\xce" + struct.pack(">I", value))
+        elif 0 <= value < 1 << 64:
+            out.append(b"\xcf" + struct.pack(">Q", value))
+        elif -(1 << 7) <= value < 0:
+            out.append(b"\xd0" + struct.pack(">b", value))
+        elif -(1 << 15) <= value < 0:
+            out.append(b"\xd1" + struct.pack(">h", value))
+        elif -(1 << 31) <= value < 0:
+            out.append(b"\xd2" + struct.pack(">i", value))
+        elif -(1 << 63) <= value < 0:
+            out.append(b"\xd3" + struct.pack(">q", value))
+        else:
+            raise RepOpsError("bad_attrs", f"integer {value} does not fit 64 bits")
+    elif isinstance(value, float):
+        out.append(b"\xcb" + struct.pack(">d", value))
+    elif isinstance(value, str):
+        data = value.encode("utf-8")
+        n = len(data)
+        if n < 32:
+            out.append(bytes([0xA0 | n]))
+        elif n < 1 << 8:
+            out.append(b"\xd9" + struct.pack(">B", n))
+        elif n < 1 << 16:
+            out.append(b"\xda" + struct.pack(">H", n))
+        else:
+            out.append(b"\xdb" + struct.pack(">I", n))
+        out.append(data)
+    elif isinstance(value, (bytes, bytearray)):
+        n = len(value)
+        if n < 1 << 8:
+            out.append(b"\xc4" + struct.pack(">B", n))
+        elif n < 1 << 16:
+            out.append(b"\xc5" + struct.pack(">H", n))
+        else:
+            out.append(b"\xc6" + struct.pack(">I", n))
+        out.append(bytes(value))
+    elif isinstance(value, (list, tuple)):
+        n = len(value)
+        out.append(bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n) if n < 1 << 16 else b"\xdd" + struct.pack(">I", n))
+        for item in value:
+            _pack(item, out)
+    elif isinstance(value, Mapping):
+        items = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise RepOpsError("bad_attrs", f"attribute names are strings, got {key!r}")
+            items.append((key.encode("utf-8"), key, item))
+        items.sort(key=lambda kv: kv[0])
+        n = len(items)
+        out.append(bytes([0x80 | n]) if n < 16 else b"\xde" + struct.pack(">H", n) if n < 1 << 16 else b"\xdf" + struct.pack(">I", n))
+        for _, key, item in items:
+            _pack(key, out)
+            _pack(item, out)
+    elif isinstance(value, torch.dtype):
+        _pack(str(value).removeprefix("torch."), out)
+    else:
+        raise RepOpsError("bad_attrs", f"cannot commit to an attribute of type {type(value).__name__}")
+
+
+def canonical_attrs(attrs: Mapping[str, Any] | None) -> bytes:
+    """The canonical msgpack bytes of an op's attributes (b'' when there are none)."""
+    if not attrs:
+        return b""
+    out: list[bytes] = []
+    _pack(dict(attrs), out)
+    return b"".join(out)
+
+
+def attrs_digest(attrs: Mapping[str, Any] | None) -> bytes:
+    """sha256 of the canonical attrs, or ZERO for an op without attributes."""
+    data = canonical_attrs(attrs)
+    return hashlib.sha256(data).digest() if data else merkle.ZERO
+
+
+# ------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    index: int
+    op: str
+    input_roots: tuple[bytes, ...]
+    output_roots: tuple[bytes, ...]
+    attrs_digest: bytes
+
+    def encode(self) -> bytes:
+        """The bytes hashed into the record leaf (after the 0x03 tag)."""
+        name = self.op.encode("ascii")
+        if not name or len(name) > 255:
+            raise RepOpsError("bad_op_name", f"op names are 1-255 ASCII bytes: {self.op!r}")
+        if len(self.input_roots) > 255 or len(self.output_roots) > 255:
+            raise RepOpsError("bad_record", "an op has at most 255 inputs and 255 outputs")
+        return b"".join(
+            [
+                self.index.to_bytes(8, "little"),
+                bytes([len(name)]),
+                name,
+                bytes([len(self.input_roots)]),
+                *self.input_roots,
+                bytes([len(self.output_roots)]),
+                *self.output_roots,
+                self.attrs_digest,
+            ]
+        )
+
+    @property
+    def hash(self) -> bytes:
+        return hashlib.sha256(merkle.TAG_RECORD + self.encode()).digest()
+
+
+@dataclass(frozen=True)
+class RecordProof:
+    """Record `record.index` of a trace of `op_count` ops, with its Merkle path."""
+
+    record: OpRecord
+    op_count: int
+    siblings: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class OpOpening:
+    """One op opened: its record, proof, the tensors themselves and its attrs."""
+
+    proof: RecordProof
+    inputs: tuple[torch.Tensor, ...]
+    outputs: tuple[torch.Tensor, ...]
+    attrs: Mapping[str, Any] | None
+
+
+def trace_root_from_tree(op_count: int, tree: bytes) -> bytes:
+    return hashlib.sha256(merkle.TAG_TRACE + op_count.to_bytes(8, "little") + tree).digest()
+
+
+def verify_record(trace_root: bytes, proof: RecordProof) -> bool:
+    """True when the record is op `record.index` of the trace with this root."""
+    rec = proof.record
+    n = proof.op_count
+    if not 0 <= rec.index < n or len(proof.siblings) != merkle.tree_depth(n):
+        return False
+    try:
+        tree = merkle.root_from_proof(rec.hash, rec.index, proof.siblings)
+    except RepOpsError:
+        return False
+    return trace_root_from_tree(n, tree) == trace_root
+
+
+class Tracer:
+    """The records of one traced computation (usually one training step)."""
+
+    def __init__(self, *, keep_tensors: bool = False) -> None:
+        self.keep_tensors = keep_tensors
+        self.records: list[OpRecord] = []
+        self._leaves: list[bytes] = []
+        self._tensors: list[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]] = []
+        self._attrs: list[Mapping[str, Any] | None] = []
+        # id(tensor) -> (weak reference, version counter, root, kept copy): a tensor that is
+        # the input of many ops (a parameter, an activation) is hashed once while unchanged.
+        self._roots: dict[int, tuple[Any, int, bytes, torch.Tensor | None]] = {}
+        self._root_cache: bytes | None = None
+
+    # -- recording
+    def _commit(self, t: torch.Tensor, fresh: bool) -> tuple[bytes, torch.Tensor | None]:
+        if not isinstance(t, torch.Tensor):
+            raise RepOpsError("bad_record", f"ops record tensors, got {type(t).__name__}")
+        key = id(t)
+        try:
+            version = t._version
+        except RuntimeError:  # inference-mode tensors carry no version counter
+            version = -1
+        if not fresh and version >= 0:
+            hit = self._roots.get(key)
+            if hit is not None and hit[0]() is t and hit[1] == version:
+                return hit[2], hit[3]
+        root = merkle.tensor_root(t)
+        kept = t.detach().clone() if self.keep_tensors else None
+        if version >= 0:
+            try:
+                self._roots[key] = (weakref.ref(t), version, root, kept)
+            except TypeError:
+                pass
+        return root, kept
+
+    def append(
+        self,
+        op: str,
+        inputs: Sequence[torch.Tensor],
+        outputs: Sequence[torch.Tensor],
+        attrs: Mapping[str, Any] | None = None,
+    ) -> OpRecord:
+        # Outputs are always hashed afresh: an in-place op may return the very tensor object
+        # it was given, and its version counter is not bumped when written through `.data`.
+        ins = [self._commit(t, fresh=False) for t in inputs]
+        outs = [self._commit(t, fresh=True) for t in outputs]
+        rec = OpRecord(
+            len(self.records),
+            op,
+            tuple(r for r, _ in ins),
+            tuple(r for r, _ in outs),
+            attrs_digest(attrs),
+        )
+        self._leaves.append(rec.hash)
+        self.records.append(rec)
+        if self.keep_tensors:
+            self._tensors.append((tuple(k for _, k in ins), tuple(k for _, k in outs)))
+            self._attrs.append(dict(attrs) if attrs else None)
+        self._root_cache = None
+        return rec
+
+    # -- commitments
+    @property
+    def op_count(self) -> int:
+        return len(self.records)
+
+    @property
+    def root(self) -> bytes:
+        """sha256(0x04 || op count (8 bytes) || tree root over the record hashes)."""
+        if self._root_cache is None:
+            tree = merkle.tree_root_concat(b"".join(self._leaves))
+            self._root_cache = trace_root_from_tree(len(self._leaves), tree)
+        return self._root_cache
+
+    def prove_record(self, index: int) -> RecordProof:
+        if not 0 <= index < len(self.records):
+            raise RepOpsError("bad_index", f"op {index} of {len(self.records)}")
+        return RecordProof(self.records[index], len(self.records), tuple(merkle.prove(self._leaves, index)))
+
+    # -- openings (need keep_tensors=True)
+    def _require_tensors(self) -> None:
+        if not self.keep_tensors:
+            raise RepOpsError("tensors_not_kept", "trace was recorded with keep_tensors=False")
+
+    def open(self, index: int) -> OpOpening:
+        """An op's record with its proof, its input and output tensors and its attrs."""
+        self._require_tensors()
+        proof = self.prove_record(index)
+        ins, outs = self._tensors[index]
+        return OpOpening(proof, ins, outs, self._attrs[index])
+
+    def prove_element(self, index: int, side: str, position: int, flat_index: int) -> merkle.ElementProof:
+        """Open element `flat_index` of input/output number `position` of op `index`; the proof
+        verifies against the tensor root in that op's record (`record.input_roots[position]`
+        or `output_roots[position]`)."""
+        self._require_tensors()
+        if side not in ("input", "output"):
+            raise RepOpsError("bad_side", f"side is 'input' or 'output', got {side!r}")
+        if not 0 <= index < len(self.records):
+            raise RepOpsError("bad_index", f"op {index} of {len(self.records)}")
+        tensors = self._tensors[index][0 if side == "input" else 1]
+        if not 0 <= position < len(tensors):
+            raise RepOpsError("bad_index", f"{side} {position} of {len(tensors)}")
+        return merkle.prove_element(tensors[position], flat_index)
+
+
+__all__ = [
+    "OpOpening",
+    "OpRecord",
+    "RecordProof",
+    "Tracer",
+    "active",
+    "attrs_digest",
+    "canonical_attrs",
+    "record",
+    "tracing",
+    "verify_record",
+]
