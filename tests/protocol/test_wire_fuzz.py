@@ -1,0 +1,124 @@
+"""Decoder fuzzing: only ProtocolError may escape, and no altered bytes ever verify."""
+
+from __future__ import annotations
+
+import msgpack
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from wire_strategies import BODIES, FRAMES, MSGPACK_VALUES, SIGNERS
+
+from protocol.errors import ProtocolError
+from protocol.wire import (
+    SIGNING_DOMAIN,
+    WireReason,
+    decode_frame,
+    decode_frame_payload,
+    decode_message,
+    encode_frame,
+    encode_message,
+)
+
+NOW = 1_790_000_000_000
+FUZZ = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+
+
+def decode_or_reason(data: bytes):
+    try:
+        return decode_message(data, now_ms=NOW)
+    except ProtocolError as exc:
+        assert isinstance(exc.reason, WireReason)
+        return exc.reason
+
+
+@st.composite
+def mutations(draw, data: bytes) -> bytes:
+    """One byte-level edit of `data`: flip, set, insert, delete, truncate, extend, splice."""
+    op = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate", "extend", "splice"]))
+    i = draw(st.integers(0, len(data) - 1))
+    if op == "flip":
+        return data[:i] + bytes([data[i] ^ (1 << draw(st.integers(0, 7)))]) + data[i + 1:]
+    if op == "set":
+        return data[:i] + bytes([draw(st.integers(0, 255))]) + data[i + 1:]
+    if op == "insert":
+        return data[:i] + draw(st.binary(min_size=1, max_size=8)) + data[i:]
+    if op == "delete":
+        return data[:i] + data[i + draw(st.integers(1, 8)):]
+    if op == "truncate":
+        return data[:i]
+    if op == "extend":
+        return data + draw(st.binary(min_size=1, max_size=8))
+    j = draw(st.integers(i, len(data)))
+    return data[:i] + draw(st.binary(max_size=16)) + data[j:]
+
+
+@FUZZ
+@given(data=st.binary(max_size=512))
+def test_random_bytes_only_raise_protocol_error(data):
+    assert isinstance(decode_or_reason(data), WireReason)
+
+
+@FUZZ
+@given(value=MSGPACK_VALUES)
+def test_random_msgpack_values_only_raise_protocol_error(value):
+    assert isinstance(decode_or_reason(msgpack.packb(value)), WireReason)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_messages_never_verify(data):
+    body = data.draw(BODIES)
+    original = encode_message(SIGNERS[0], body, seq=7, ts=NOW)
+    mutated = data.draw(mutations(original))
+    result = decode_or_reason(mutated)
+    if mutated == original:
+        assert result.body == body
+    else:
+        assert isinstance(result, WireReason), "an altered message was accepted"
+
+
+@FUZZ
+@given(st.data())
+def test_signed_structural_garbage_only_raises_protocol_error(data):
+    """Validly signed envelopes whose fields hold arbitrary msgpack values: the schema,
+    not the signature, must stop them, and never with a stray exception."""
+    body = data.draw(BODIES)
+    fields = msgpack.unpackb(encode_message(SIGNERS[0], body, seq=7, ts=NOW))
+    del fields["sig"]
+    target = data.draw(st.sampled_from(["v", "kind", "from", "seq", "ts", "body", "body-field"]))
+    value = data.draw(MSGPACK_VALUES)
+    if target == "body-field":
+        fields["body"][data.draw(st.sampled_from(sorted(fields["body"])))] = value
+    else:
+        fields[target] = value
+    signed = SIGNING_DOMAIN + msgpack.packb(fields)
+    message = msgpack.packb({**fields, "sig": SIGNERS[0].sign(signed)})
+    result = decode_or_reason(message)
+    if not isinstance(result, WireReason):  # the garbage happened to be valid: it must mean it
+        assert msgpack.unpackb(message)["body"] == msgpack.unpackb(result.body.encode())
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_random_frames_only_raise_protocol_error(data):
+    for decode, arg in ((decode_frame, data), (decode_frame_payload, data), (decode_frame, len(data).to_bytes(4, "big") + data)):
+        try:
+            decode(arg)
+        except ProtocolError as exc:
+            assert isinstance(exc.reason, WireReason)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_frames_decode_to_something_else_or_fail(data):
+    frame = data.draw(FRAMES)
+    original = encode_frame(frame)
+    mutated = data.draw(mutations(original))
+    try:
+        decoded = decode_frame(mutated)
+    except ProtocolError as exc:
+        assert isinstance(exc.reason, WireReason)
+        return
+    # Frames are unsigned, so a mutation may be another valid frame; it must then be
+    # canonical: re-encoding gives the mutated bytes exactly.
+    assert encode_frame(decoded) == mutated
+    assert (decoded == frame) == (mutated == original)
