@@ -1,0 +1,176 @@
+"""GossipSub configured for swarm, and the small subclasses that make its losses visible.
+
+py-libp2p 0.8.1 drops messages silently in several places; each is handled here and the
+reason is written next to the code (file and the line's code in site-packages/libp2p):
+
+- pubsub/pubsub.py `notify_subscriptions`: `send_nowait` into a 32-slot channel
+  (`SUBSCRIPTION_CHANNEL_SIZE = 32`), `except trio.WouldBlock: ... ignore this message`.
+  We override `notify_subscriptions` to hand each accepted message straight to the node,
+  which puts it in its own bounded channel and counts any overflow.
+- pubsub/rpc_queue.py `OutBoundQueueSize = 32`, used by `queue = RpcQueue()` in
+  `Pubsub._handle_new_peer` with no way to configure it; a full queue makes
+  `GossipSub.send_rpc` call `drop_rpc`, which only logs. `peer_queues` is replaced by a
+  dict that enlarges every new queue and counts each rejected push.
+- pubsub/gossipsub.py `GossipSub.__init__(..., heartbeat_interval: int = 120, ...)`: with
+  a two-minute heartbeat a mesh that loses a peer is not repaired for two minutes and the
+  scorer never decays. We use 1 s.
+- pubsub/gossipsub.py `_check_spam_protection` (`max_messages_per_topic_per_second = 10.0`)
+  runs in `GossipSub.publish` with `msg_forwarder` = ourselves for our own messages, so
+  our 11th message in a second is never sent to anyone. It is switched off
+  (`spam_protection_enabled=False`); the topic validator and peer scoring judge peers.
+- pubsub/pubsub.py `Pubsub.validate_msg` caches each verdict by message id
+  (`self.validation_cache`), so a re-sent invalid message is rejected without our
+  validator seeing it and without being counted. The cache is disabled: our validator is
+  cheap and must see every message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from libp2p.abc import IHost
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub, ValidationCache, ValidationResult
+from libp2p.pubsub.rpc_queue import PriorityQueue, RpcQueue
+from libp2p.pubsub.score import ScoreParams, TopicScoreParams
+
+DropHook = Callable[[str, ID | None], None]
+
+# Per-peer outbound queue, in RPCs. Our own publishes wait for room (Node.publish), so
+# this mostly absorbs relayed traffic and control bursts: 4096 x up to 1 MiB would be
+# a lot of memory, but a queue only fills with a stalled peer, and the node drops
+# stalled peers (they show up in `dropped["queue-full"]` first).
+OUTBOUND_QUEUE_SIZE = 4096
+
+# GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12).
+DEGREE, DEGREE_LOW, DEGREE_HIGH = 6, 4, 12
+HEARTBEAT_INTERVAL_S = 1.0
+# Message ids stay in the seen cache this long; must exceed the wire's freshness window
+# so a duplicate arriving late is dropped as a duplicate, never flagged as a replay.
+SEEN_TTL_S = 600
+
+# Peer scoring (libp2p/pubsub/score.py). Only P4 (invalid messages) is weighted: each
+# invalid message costs 10 points, decaying by 1% per heartbeat (half-life ~70 s).
+INVALID_MESSAGE_WEIGHT = 10.0
+GOSSIP_THRESHOLD = -10.0  # 1 invalid message: we stop gossiping IHAVEs to them
+PUBLISH_THRESHOLD = -20.0  # 2: we stop accepting their messages and sending ours
+GRAYLIST_THRESHOLD = -40.0  # 4: graylisted, pruned first from the mesh
+
+
+def score_params() -> ScoreParams:
+    return ScoreParams(
+        p4_invalid_messages=TopicScoreParams(weight=INVALID_MESSAGE_WEIGHT, cap=1000.0, decay=0.99),
+        publish_threshold=PUBLISH_THRESHOLD,
+        gossip_threshold=GOSSIP_THRESHOLD,
+        graylist_threshold=GRAYLIST_THRESHOLD,
+        accept_px_threshold=0.0,
+        # P5 takes the router's own behaviour penalties (IWANT/IHAVE spam, equivocation).
+        p5_behavior_penalty_weight=1.0,
+        p5_behavior_penalty_decay=0.99,
+    )
+
+
+class _CountingQueue(PriorityQueue):
+    def __init__(self, max_size: int, peer: ID, on_drop: DropHook) -> None:
+        super().__init__(max_size)
+        self._peer = peer
+        self._on_drop = on_drop
+
+    def push(self, rpc: rpc_pb2.RPC, priority: bool = False) -> bool:
+        ok = super().push(rpc, priority)
+        if not ok:
+            self._on_drop("queue-full" if rpc.publish else "queue-full-control", self._peer)
+        return ok
+
+
+class _SizedQueues(dict):
+    """`Pubsub.peer_queues`, enlarging and instrumenting each queue as it is added.
+
+    `_handle_new_peer` stores the fresh (empty) queue before anything is pushed to it, so
+    swapping its inner queue here cannot lose an item.
+    """
+
+    def __init__(self, size: int, on_drop: DropHook) -> None:
+        super().__init__()
+        self._size = size
+        self._on_drop = on_drop
+
+    def __setitem__(self, peer: ID, queue: RpcQueue) -> None:
+        if len(queue) == 0:
+            queue._queue = _CountingQueue(self._size, peer, self._on_drop)
+        super().__setitem__(peer, queue)
+
+
+class _NoValidationCache(ValidationCache):
+    def get(self, msg_id: bytes) -> ValidationResult | None:
+        return None
+
+    def put(self, msg_id: bytes, result: ValidationResult) -> None:
+        return None
+
+
+class SwarmPubsub(Pubsub):
+    """Pubsub that hands accepted messages to `deliver` and reports every drop it sees."""
+
+    def __init__(
+        self,
+        host: IHost,
+        router: GossipSub,
+        *,
+        deliver: Callable[[rpc_pb2.Message], None],
+        on_drop: DropHook,
+        outbound_queue_size: int = OUTBOUND_QUEUE_SIZE,
+    ) -> None:
+        super().__init__(host, router, seen_ttl=SEEN_TTL_S, strict_signing=True)
+        self._deliver = deliver
+        self._on_drop = on_drop
+        self.validation_cache = _NoValidationCache()
+        self.peer_queues = _SizedQueues(outbound_queue_size, on_drop)
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        if any(topic in self.topic_ids for topic in publish_message.topicIDs):
+            self._deliver(publish_message)
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if msg_forwarder != self.my_id and not self._is_msg_seen(msg):
+            origin = ID(msg.from_id)
+            if self.is_peer_blacklisted(msg_forwarder) or self.is_peer_blacklisted(origin):
+                self._on_drop("from-banned-peer", msg_forwarder)
+                return
+            scorer = getattr(self.router, "scorer", None)
+            if scorer is not None and not scorer.allow_publish(msg_forwarder, list(msg.topicIDs)):
+                self._on_drop("from-graylisted-peer", msg_forwarder)
+                return
+        await super().push_msg(msg_forwarder, msg)
+
+
+class SwarmGossipSub(GossipSub):
+    """GossipSub with swarm's settings; equivocations are counted, not just logged."""
+
+    def __init__(self, on_drop: DropHook) -> None:
+        super().__init__(
+            protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11],
+            degree=DEGREE,
+            degree_low=DEGREE_LOW,
+            degree_high=DEGREE_HIGH,
+            heartbeat_interval=HEARTBEAT_INTERVAL_S,  # type: ignore[arg-type]  # trio.sleep takes floats
+            score_params=score_params(),
+            spam_protection_enabled=False,
+            # Every devnet peer shares 127.0.0.1; eclipse protection's "3 distinct IPs"
+            # rule would keep re-grafting and colocation scoring would penalise them.
+            eclipse_protection_enabled=False,
+            # The adaptive mode rewrites the heartbeat interval (to 30-60 s or back to
+            # the base) and the mesh degrees from a health estimate; we want the fixed,
+            # documented values above.
+            adaptive_gossip_enabled=False,
+        )
+        self._on_drop = on_drop
+
+    def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
+        ok = super()._check_equivocation(msg)
+        if not ok:
+            self._on_drop("equivocation", ID(msg.from_id))
+        return ok
+

@@ -1,0 +1,483 @@
+"""A swarm peer's network node: libp2p host + GossipSub on the swarm's versioned topics.
+
+Start it with `await nursery.start(node.serve)` (or `async with open_node(...)`); it then
+listens, joins the topics, dials bootstrap and cached peers, advertises capabilities,
+and hands every verified message to the app through `node.inbox`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from types import MappingProxyType
+
+import trio
+from libp2p.crypto.keys import KeyPair
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.tools.anyio_service import background_trio_service
+
+from protocol.errors import ProtocolError
+from protocol.wire import (
+    MAX_MESSAGE_BYTES,
+    Body,
+    Capabilities,
+    Envelope,
+    Kind,
+    ReplayGuard,
+    SeqCounter,
+    WIRE_VERSION,
+    Signer,
+    decode_message,
+    encode_message,
+    topic_for,
+)
+from swarmclient.errors import SwarmError
+from swarmclient.net.discovery import Backoff, PeerCache, parse_peer_addr
+from swarmclient.net.gossip import SwarmGossipSub, SwarmPubsub
+from swarmclient.net.host import make_host, parse_multiaddrs
+from swarmclient.net.reputation import Reputation
+from swarmclient.net.rpc import Provider, RpcService
+from swarmclient.net.stats import GossipCounters, NodeStats, PeerCapability
+
+if TYPE_CHECKING:
+    from swarmclient.config import Config
+    from swarmclient.home import Home
+
+log = logging.getLogger(__name__)
+
+# GossipSub's outbound RPC limit (pubsub/rpc_queue.py DefaultMaxMessageSize = 1 MiB):
+# `GossipSub.send_rpc` drops a bigger RPC with only a debug log. Our per-kind caps are far
+# below it; this guard keeps it that way if a cap is ever raised.
+GOSSIPSUB_MAX_RPC_BYTES = 1024 * 1024
+RPC_OVERHEAD_BYTES = 16 * 1024  # topic, ids, pubsub signature and key, sender record
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    swarm_id: str
+    listen: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
+    bootstrap: tuple[str, ...] = ()
+    peer_cache: Path | None = None
+    mdns: bool = False
+    shards: tuple[int, ...] = ()  # rollout/announce shards to join besides the unsharded topics
+    inbox_size: int = 4096  # verified messages waiting for the app; overflow is counted
+    caps_interval_s: float = 30.0
+    # Publish flow control: wait while any peer's outbound queue holds this many RPCs...
+    outbound_high_water: int = 256
+    # ...but at most this long; then publish anyway (a stalled peer's drops are counted).
+    outbound_wait_s: float = 5.0
+    redial_interval_s: float = 5.0  # how often to re-dial bootstrap/cached peers we lost
+    cache_save_interval_s: float = 30.0
+    max_age_ms: int = 5 * 60 * 1000
+    ban_threshold: int = 5
+    ban_duration_s: float = 600.0
+
+
+@dataclass
+class _Pending:
+    """An envelope the validator accepted, waiting for pubsub to deliver it."""
+
+    envelope: Envelope
+    forwarder: ID
+    topic: str
+
+
+class Node:
+    """One peer's gossip node. See the package docstring for the API."""
+
+    def __init__(
+        self,
+        keypair: KeyPair,
+        config: NodeConfig,
+        *,
+        capabilities: Callable[[], Capabilities] | None = None,
+    ) -> None:
+        self.config = config
+        self.keypair = keypair
+        self._signer = Signer(keypair)
+        self._seq = SeqCounter()
+        self._replay = ReplayGuard(max_age_ms=config.max_age_ms)
+        self.counters = GossipCounters()
+        self.reputation = Reputation(threshold=config.ban_threshold, ban_s=config.ban_duration_s)
+        self.host = make_host(keypair, config.listen, mdns=config.mdns)
+        self.router = SwarmGossipSub(on_drop=self._on_drop)
+        self.pubsub = SwarmPubsub(self.host, self.router, deliver=self._deliver, on_drop=self._on_drop)
+        self.rpc = RpcService(self.host, self.counters, is_banned=self.is_banned)
+        self.peer_cache = PeerCache(config.peer_cache)
+        self._capabilities = capabilities
+        self._caps_table: dict[str, PeerCapability] = {}
+        self._inbox_send, self.inbox = trio.open_memory_channel[Envelope](config.inbox_size)
+        self._pending: OrderedDict[bytes, _Pending] = OrderedDict()
+        self._topics: dict[str, Kind] = {}
+        self._nursery: trio.Nursery | None = None
+        self._known_addrs: dict[str, list[str]] = {}  # bootstrap + cache: peer id -> dial addrs
+        self.started = trio.Event()
+
+    # ---- identity and addresses ----
+
+    @property
+    def peer_id(self) -> ID:
+        return self.host.get_id()
+
+    @property
+    def listen_addrs(self) -> list[str]:
+        """Full dialable multiaddrs (with /p2p/<id>), real ports once serving."""
+        return [str(a) for a in self.host.get_addrs()]
+
+    def topic(self, kind: Kind, shard: int | None = None) -> str:
+        return topic_for(self.config.swarm_id, kind, shard)
+
+    # ---- lifecycle ----
+
+    async def serve(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled. `task_status.started(self)` once listening and subscribed."""
+        self.peer_cache.load()
+        if self.peer_cache.load_error:
+            self.counters.on_dropped("peer-cache-unreadable")
+        async with self.host.run(parse_multiaddrs(self.config.listen)):
+            async with background_trio_service(self.pubsub), background_trio_service(self.router):
+                await self.pubsub.wait_until_ready()
+                await self._join_topics()
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self.rpc.start(nursery)
+                    self._plan_dials()
+                    for peer_id in list(self._known_addrs):
+                        nursery.start_soon(self._keep_dialling, peer_id)
+                    nursery.start_soon(self._housekeeping)
+                    if self._capabilities is not None:
+                        nursery.start_soon(self._advertise_loop)
+                    self.started.set()
+                    task_status.started(self)
+                    try:
+                        await trio.sleep_forever()
+                    finally:
+                        self._nursery = None
+                        self._save_cache()
+
+    async def _join_topics(self) -> None:
+        for kind in Kind:
+            self._topics[self.topic(kind)] = kind
+        for shard in self.config.shards:
+            for kind in (Kind.ROLLOUTS, Kind.ROLLOUT_ANNOUNCE):
+                self._topics[self.topic(kind, shard)] = kind
+        for topic, kind in self._topics.items():
+            self.pubsub.set_topic_validator(topic, self._validator_for(topic, kind), False)
+            await self.pubsub.subscribe(topic)
+
+    # ---- publishing ----
+
+    async def publish(self, body: Body, *, shard: int | None = None) -> Envelope:
+        """Sign `body` and gossip it on its kind's topic; returns the envelope sent.
+
+        Raises ProtocolError (OVERSIZE, BAD_VALUE, ...) for a body peers would reject, and
+        SwarmError("not-running") before `serve` has started. Waits (bounded by
+        `outbound_wait_s`) while a peer's outbound queue is congested, so a burst of
+        publishes slows down instead of overflowing it.
+        """
+        if not self.started.is_set() or self._nursery is None:
+            raise SwarmError("not-running", "node.publish before node.serve has started")
+        seq, ts = self._seq.next(), now_ms()
+        data = encode_message(self._signer, body, seq=seq, ts=ts)
+        kind = body.KIND
+        if len(data) + RPC_OVERHEAD_BYTES > GOSSIPSUB_MAX_RPC_BYTES:
+            raise SwarmError(
+                "oversize", f"{kind.value} message of {len(data)} bytes would be dropped by GossipSub's 1 MiB limit"
+            )
+        topic = self.topic(kind, shard)
+        if topic not in self._topics:
+            self._topics[topic] = kind  # publishing to a shard we don't read: fanout, no validator needed
+        await self._await_outbound_room()
+        await self.pubsub.publish(topic, data)
+        self.counters.on_published(kind.value)
+        # The canonical encoding ends with the 64-byte signature (protocol/wire/envelope.py).
+        return Envelope(v=WIRE_VERSION, kind=kind, sender=self._signer.peer_id, seq=seq, ts=ts, body=body, sig=data[-64:])
+
+    async def _await_outbound_room(self) -> None:
+        deadline = trio.current_time() + self.config.outbound_wait_s
+        while True:
+            fullest = max((len(q) for q in self.pubsub.peer_queues.values()), default=0)
+            if fullest < self.config.outbound_high_water:
+                break
+            if trio.current_time() >= deadline:
+                self.counters.on_dropped("publish-wait-expired")
+                break
+            await trio.sleep(0.005)
+
+    # ---- receiving ----
+
+    def _validator_for(self, topic: str, kind: Kind) -> Callable[[ID, rpc_pb2.Message], bool]:
+        def validate(forwarder: ID, msg: rpc_pb2.Message) -> bool:
+            return self._validate(topic, kind, forwarder, msg)
+
+        return validate
+
+    def _validate(self, topic: str, kind: Kind, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        """Pubsub topic validator (sync: runs before relay, see gossip.py)."""
+        if forwarder == self.peer_id:
+            return True  # our own publish: built and size-checked by Node.publish
+        origin = msg.from_id
+        reason: str | None = None
+        envelope: Envelope | None = None
+        if self.is_banned(ID(origin)):
+            reason = "banned_sender"
+        else:
+            try:
+                envelope = decode_message(
+                    msg.data,
+                    now_ms=now_ms(),
+                    max_age_ms=self.config.max_age_ms,
+                    expected_kind=kind,
+                    expected_sender=origin,
+                )
+                self._replay.check(envelope)
+            except ProtocolError as exc:
+                reason = exc.reason.value
+        if reason is not None:
+            self._reject(reason, forwarder, ID(origin) if origin else None)
+            return False
+        assert envelope is not None
+        key = msg.from_id + msg.seqno
+        self._pending[key] = _Pending(envelope, forwarder, topic)
+        while len(self._pending) > 1024:  # accepted but never delivered (e.g. equivocation drop)
+            self._pending.popitem(last=False)
+        return True
+
+    def _reject(self, reason: str, forwarder: ID, origin: ID | None) -> None:
+        self.counters.on_rejected(reason, forwarder.to_base58())
+        # The pubsub signature authenticates the origin, and sender == origin is checked,
+        # so a rejection is the origin's fault; an honest relay validates before relaying.
+        # A forwarder relaying someone else's junk is penalised by GossipSub's score.
+        # A relay of someone else's invalid message is penalised by GossipSub's own score
+        # (Pubsub.push_msg calls scorer.on_invalid_message(forwarder, topic)), not banned.
+        target = origin if origin is not None else forwarder
+        if target != self.peer_id and self.reputation.strike(target.to_base58()):
+            self._ban(target)
+
+    def _deliver(self, msg: rpc_pb2.Message) -> None:
+        """Called by SwarmPubsub for every accepted message on a subscribed topic."""
+        if msg.from_id == self.peer_id.to_bytes():
+            return
+        pending = self._pending.pop(msg.from_id + msg.seqno, None)
+        if pending is None:
+            self.counters.on_dropped("delivered-unvalidated")  # cannot happen: all topics have validators
+            return
+        env = pending.envelope
+        sender = env.peer_id.to_base58()
+        self.counters.on_received(env.kind.value, sender, float(now_ms() - env.ts))
+        if env.kind is Kind.CAPS:
+            self._on_capabilities(sender, env)
+        try:
+            self._inbox_send.send_nowait(env)
+        except trio.WouldBlock:
+            self.counters.on_dropped("inbox-overflow")
+        except trio.ClosedResourceError:
+            self.counters.on_dropped("inbox-closed")
+
+    def _on_capabilities(self, sender: str, env: Envelope) -> None:
+        caps = env.body
+        assert isinstance(caps, Capabilities)
+        self._caps_table[sender] = PeerCapability(sender, caps, now_ms())
+        addrs = [a for a in caps.listen_addrs if "/tcp/" in a]
+        if addrs:
+            self.peer_cache.remember(sender, addrs)
+
+    def _on_drop(self, where: str, peer: ID | None) -> None:
+        self.counters.on_dropped(where)
+
+    # ---- peers ----
+
+    def is_banned(self, peer: ID) -> bool:
+        return self.reputation.is_banned(peer.to_base58())
+
+    def _ban(self, peer: ID) -> None:
+        log.warning("banning peer %s for invalid gossip", peer)
+        self.counters.on_dropped("peers-banned")
+        self.pubsub.add_to_blacklist(peer)
+        self.peer_cache.forget(peer.to_base58())
+        if self._nursery is not None:
+            self._nursery.start_soon(self._disconnect_quietly, peer)
+
+    async def _disconnect_quietly(self, peer: ID) -> None:
+        with trio.move_on_after(5):
+            try:
+                await self.host.disconnect(peer)
+            except Exception as exc:  # noqa: BLE001 - a half-closed connection raises many types
+                log.debug("disconnect %s: %s", peer, exc)
+
+    async def connect(self, addr: str, *, timeout: float = 10.0) -> ID:
+        """Dial a peer multiaddr ending in /p2p/<id>; raises SwarmError on failure."""
+        info = parse_peer_addr(addr)
+        if info.peer_id == self.peer_id:
+            raise SwarmError("dial-self", f"{addr} is this node")
+        if self.is_banned(info.peer_id):
+            raise SwarmError("peer-banned", f"{info.peer_id} is banned")
+        try:
+            with trio.fail_after(timeout):
+                await self.host.connect(info)
+        except trio.TooSlowError:
+            raise SwarmError("dial-timeout", f"{addr}: no connection within {timeout} s") from None
+        except Exception as exc:  # noqa: BLE001 - libp2p dial errors have no common base
+            raise SwarmError("dial-failed", f"{addr}: {exc}") from exc
+        self.peer_cache.remember(info.peer_id.to_base58(), [str(a) for a in info.addrs])
+        return info.peer_id
+
+    def connected_peers(self) -> list[ID]:
+        return list(self.host.get_connected_peers())
+
+    async def wait_for_peers(self, count: int, *, kind: Kind = Kind.ROLLOUTS, timeout: float = 20.0) -> None:
+        """Wait until `count` peers have joined our topic for `kind` (mesh ready to use)."""
+        topic = self.topic(kind)
+        with trio.fail_after(timeout):
+            while len(self.pubsub.peer_topics.get(topic, ())) < count:
+                await trio.sleep(0.05)
+
+    def _plan_dials(self) -> None:
+        for text in self.config.bootstrap:
+            info = parse_peer_addr(text)
+            self._known_addrs.setdefault(info.peer_id.to_base58(), []).append(text)
+        for cached in self.peer_cache.peers():
+            if cached.peer_id != self.peer_id.to_base58():
+                self._known_addrs.setdefault(cached.peer_id, []).extend(cached.dial_addrs())
+
+    async def _keep_dialling(self, peer_id: str) -> None:
+        """Stay connected to a bootstrap/cached peer: dial with backoff while it's down."""
+        backoff = Backoff()
+        pid = ID.from_base58(peer_id)
+        while True:
+            if pid in self.host.get_connected_peers() or self.is_banned(pid):
+                backoff.reset()
+                await trio.sleep(self.config.redial_interval_s)
+                continue
+            for addr in self._known_addrs.get(peer_id, []):
+                try:
+                    await self.connect(addr)
+                    self.counters.rpc["dials-ok"] += 1
+                    break
+                except SwarmError as exc:
+                    self.counters.rpc["dials-failed"] += 1
+                    log.debug("dial %s failed: %s", addr, exc)
+            else:
+                await trio.sleep(backoff.next_delay())
+
+    async def _housekeeping(self) -> None:
+        last_save = trio.current_time()
+        while True:
+            await trio.sleep(1.0)
+            for peer in self.reputation.expired():
+                self.pubsub.remove_from_blacklist(ID.from_base58(peer))
+            for peer in self.host.get_connected_peers():
+                if self.is_banned(peer):  # reconnected despite the ban
+                    self._nursery.start_soon(self._disconnect_quietly, peer)  # type: ignore[union-attr]
+            self._replay.forget_stale()
+            if trio.current_time() - last_save >= self.config.cache_save_interval_s:
+                self._remember_connected()
+                self._save_cache()
+                last_save = trio.current_time()
+
+    def _remember_connected(self) -> None:
+        store = self.host.get_peerstore()
+        for peer in self.host.get_connected_peers():
+            if self.is_banned(peer):
+                continue
+            try:
+                addrs = [str(a) for a in store.addrs(peer)]
+            except Exception:  # noqa: BLE001 - PeerStoreError when it has none
+                continue
+            self.peer_cache.remember(peer.to_base58(), addrs)
+
+    def _save_cache(self) -> None:
+        try:
+            self.peer_cache.save()
+        except OSError as exc:
+            log.warning("cannot write peer cache: %s", exc)
+            self.counters.on_dropped("peer-cache-write-failed")
+
+    async def _advertise_loop(self) -> None:
+        assert self._capabilities is not None
+        while True:
+            try:
+                await self.publish(self._capabilities())
+            except (ProtocolError, SwarmError) as exc:
+                log.warning("capability advert not sent: %s", exc)
+                self.counters.on_dropped("caps-advert-failed")
+            await trio.sleep(self.config.caps_interval_s)
+
+    # ---- bulk data ----
+
+    def provide(self, resource: str, provider: Provider) -> None:
+        """Serve `resource` ("ckpt", "batch", "trace") from `provider(key, query) -> bytes | None`."""
+        self.rpc.provide(resource, provider)
+
+    async def fetch(
+        self, peer: ID | str, resource: str, key: bytes, *, query: dict | None = None, timeout: float = 30.0,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """Fetch a blob by key from `peer` over the resource's stream protocol."""
+        pid = ID.from_base58(peer) if isinstance(peer, str) else peer
+        if self.is_banned(pid):
+            raise SwarmError("peer-banned", f"{pid} is banned")
+        return await self.rpc.fetch(pid, resource, key, query=query or {}, timeout=timeout, max_bytes=max_bytes)
+
+    # ---- observation ----
+
+    def capabilities(self) -> dict[str, PeerCapability]:
+        return dict(self._caps_table)
+
+    def stats(self) -> NodeStats:
+        connected = self.host.get_connected_peers()
+        topics = list(self._topics)
+        scorer = self.router.scorer
+        scores = {}
+        if scorer is not None:
+            for peer in connected:
+                scores[peer.to_base58()] = scorer.score(peer, topics)
+        return NodeStats(
+            peer_id=self.peer_id.to_base58(),
+            listen_addrs=tuple(self.listen_addrs),
+            connected_peers=tuple(sorted(p.to_base58() for p in connected)),
+            mesh_peers=MappingProxyType({t: len(p) for t, p in self.router.mesh.items()}),
+            banned_peers=tuple(self.reputation.banned()),
+            peer_scores=MappingProxyType(scores),
+            capabilities=MappingProxyType(dict(self._caps_table)),
+            **self.counters.frozen_parts(),
+        )
+
+
+@asynccontextmanager
+async def open_node(
+    keypair: KeyPair, config: NodeConfig, *, capabilities: Callable[[], Capabilities] | None = None
+) -> AsyncIterator[Node]:
+    """`async with open_node(...) as node:` runs a node for the block's duration."""
+    node = Node(keypair, config, capabilities=capabilities)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.serve)
+        try:
+            yield node
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def node_config_from(config: "Config", home: "Home", **overrides: object) -> NodeConfig:
+    """A NodeConfig from the operator's config.toml and state directory."""
+    net = config.network
+    values: dict[str, object] = {
+        "swarm_id": config.swarm_id,
+        "listen": tuple(net.listen),
+        "bootstrap": tuple(net.bootstrap),
+        "peer_cache": home.peer_cache if net.peer_cache else None,
+        "mdns": net.mdns,
+    }
+    values.update(overrides)
+    return NodeConfig(**values)  # type: ignore[arg-type]

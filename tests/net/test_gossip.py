@@ -1,0 +1,74 @@
+"""Gossip between real py-libp2p nodes on loopback: delivery, counting, stats."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+
+from protocol.wire import Kind
+from swarmclient.errors import SwarmError
+from swarmclient.net import Node, NodeConfig
+
+from netutil import caps, claim, star
+
+N_NODES = 4
+PER_NODE = 15
+
+
+async def test_every_message_reaches_every_other_peer_exactly_once():
+    with trio.fail_after(40):
+        async with star(N_NODES) as nodes:
+            sent = {}
+            for node in nodes:
+                for i in range(PER_NODE):
+                    env = await node.publish(claim(i))
+                    sent[(node.peer_id.to_bytes(), env.seq)] = env
+            got: dict[int, Counter] = {i: Counter() for i in range(N_NODES)}
+            for i, node in enumerate(nodes):
+                for _ in range(PER_NODE * (N_NODES - 1)):
+                    env = await node.inbox.receive()
+                    got[i][(env.sender, env.seq)] += 1
+                    assert sent[(env.sender, env.seq)].body == env.body
+            await trio.sleep(1.0)  # a duplicate would arrive within a heartbeat or two
+            for i, node in enumerate(nodes):
+                expected = {k for k in sent if k[0] != node.peer_id.to_bytes()}
+                assert set(got[i]) == expected
+                assert set(got[i].values()) == {1}
+                with pytest.raises(trio.WouldBlock):
+                    node.inbox.receive_nowait()
+                stats = node.stats()
+                assert stats.published == {"claim": PER_NODE}
+                assert stats.received == {"claim": PER_NODE * (N_NODES - 1)}
+                assert stats.rejected == {}
+                assert stats.dropped == {}
+                assert len(stats.received_by_sender) == N_NODES - 1
+                assert stats.latency.count == PER_NODE * (N_NODES - 1)
+                assert 0 <= stats.latency.p50_ms <= stats.latency.p95_ms <= stats.latency.max_ms
+
+
+async def test_publish_before_serve_is_refused():
+    node = Node(create_new_key_pair(), NodeConfig(swarm_id="t"))
+    with pytest.raises(SwarmError) as info:
+        await node.publish(caps())
+    assert info.value.reason == "not-running"
+
+
+async def test_capability_table_and_stats_snapshot_is_frozen():
+    with trio.fail_after(30):
+        async with star(3) as nodes:
+            await nodes[1].publish(caps("alpha"))
+            for node in (nodes[0], nodes[2]):
+                env = await node.inbox.receive()
+                assert env.kind is Kind.CAPS
+            table = nodes[2].capabilities()
+            assert set(table) == {nodes[1].peer_id.to_base58()}
+            assert table[nodes[1].peer_id.to_base58()].capabilities.device_name == "alpha"
+            snap = nodes[0].stats()
+            with pytest.raises(Exception):
+                snap.received["caps"] = 5  # type: ignore[index]
+            report = snap.to_json()
+            assert report["capabilities"][nodes[1].peer_id.to_base58()]["capabilities"]["device_name"] == "alpha"
+            assert len(report["connected_peers"]) == 2
