@@ -1,0 +1,156 @@
+"""Python mirror of every hash the contracts compute (docs/contracts.md, "Hashes").
+
+Contract-defined hashes put numbers big-endian (the EVM's order); tensor chunks stay
+little-endian as docs/commitments.md defines them. Tree rules are commitments.md's:
+inner node sha256(0x01 || left || right), leaves padded with 32 zero bytes to a power of two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+ZERO = b"\0" * 32
+CHUNK_ELEMENTS = 256
+BINDING_DOMAIN = b"swarm-registry/1"
+
+
+def sha256(*parts: bytes) -> bytes:
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def _u256(x: int) -> bytes:
+    return x.to_bytes(32, "big")
+
+
+def _addr(address: str) -> bytes:
+    return bytes.fromhex(address[2:] if address.startswith("0x") else address)
+
+
+# --- trees -----------------------------------------------------------------------------------
+
+def _levels(leaves: list[bytes]) -> list[list[bytes]]:
+    if not leaves:
+        return [[ZERO]]
+    size = 1
+    while size < len(leaves):
+        size *= 2
+    level = list(leaves) + [ZERO] * (size - len(leaves))
+    levels = [level]
+    while len(level) > 1:
+        level = [sha256(b"\x01", level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def tree_root(leaves: list[bytes]) -> bytes:
+    return _levels(leaves)[-1][0]
+
+
+def tree_proof(leaves: list[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from the leaf level up (commitments.md)."""
+    proof = []
+    for level in _levels(leaves)[:-1]:
+        proof.append(level[index ^ 1])
+        index //= 2
+    return proof
+
+
+def root_from_path(leaf: bytes, index: int, siblings: list[bytes]) -> bytes:
+    node = leaf
+    for sibling in siblings:
+        node = sha256(b"\x01", sibling, node) if index & 1 else sha256(b"\x01", node, sibling)
+        index >>= 1
+    return node
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    claimant: str
+    round: int
+    claim_digest: bytes
+    trace_root: bytes
+    ckpt_before: bytes
+    ckpt_after: bytes
+    steps: int
+
+    def as_tuple(self) -> tuple:
+        return (self.claimant, self.round, self.claim_digest, self.trace_root,
+                self.ckpt_before, self.ckpt_after, self.steps)
+
+    def leaf(self) -> bytes:
+        return sha256(b"\x10", _addr(self.claimant), _u256(self.round), self.claim_digest, self.trace_root,
+                      self.ckpt_before, self.ckpt_after, _u256(self.steps))
+
+
+def batch_key(claimant: str, epoch: int, root: bytes, count: int) -> bytes:
+    return sha256(b"\x11", _addr(claimant), _u256(epoch), root, _u256(count))
+
+
+def binding_message(chain_id: int, registry: str, account: str) -> bytes:
+    """What the peer key signs to bind itself to `account` (modules/binding.vy)."""
+    return BINDING_DOMAIN + _u256(chain_id) + _addr(registry) + _addr(account)
+
+
+# --- the scalar machine of the last level (modules/scalar_step.vy) ---------------------------
+
+OPCODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "sqrt": 4, "min": 5, "max": 6, "neg": 7, "abs": 8}
+SRC_ACC, SRC_TMP, SRC_TENSOR, SRC_IMMEDIATE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Instruction:
+    opcode: int
+    dst: int
+    src_a: int
+    src_b: int
+    root_a: bytes = ZERO
+    index_a: int = 0
+    root_b: bytes = ZERO
+    index_b: int = 0
+
+    def as_tuple(self) -> tuple:
+        return (self.opcode, self.dst, self.src_a, self.src_b, self.root_a, self.index_a, self.root_b, self.index_b)
+
+    def leaf(self, pc: int) -> bytes:
+        return sha256(b"\x08", struct.pack(">Q", pc), bytes([self.opcode, self.dst, self.src_a, self.src_b]),
+                      self.root_a, struct.pack(">Q", self.index_a), self.root_b, struct.pack(">Q", self.index_b))
+
+
+def state_hash(program_root: bytes, pc: int, acc: int, tmp: int) -> bytes:
+    return sha256(b"\x07", program_root, struct.pack(">QII", pc, acc, tmp))
+
+
+# --- float32 tensors (commitments.md), enough to open one element ----------------------------
+
+@dataclass(frozen=True)
+class Float32Tensor:
+    """A float32 tensor's canonical chunks, root and element openings."""
+
+    bits: tuple[int, ...]  # binary32 bit patterns, row-major
+    shape: tuple[int, ...]
+
+    @property
+    def header(self) -> bytes:
+        return bytes([1, len(self.shape)]) + b"".join(struct.pack("<Q", d) for d in self.shape)
+
+    def chunks(self) -> list[bytes]:
+        raw = b"".join(struct.pack("<I", b) for b in self.bits)
+        size = CHUNK_ELEMENTS * 4
+        return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+    def root(self) -> bytes:
+        leaves = [sha256(b"\x00", c) for c in self.chunks()]
+        return sha256(b"\x02", self.header, tree_root(leaves))
+
+    def opening(self, index: int) -> tuple:
+        """(header, chunk, siblings) as scalar_step.Opening wants it."""
+        chunks = self.chunks()
+        leaves = [sha256(b"\x00", c) for c in chunks]
+        return (self.header, chunks[index // CHUNK_ELEMENTS], tree_proof(leaves, index // CHUNK_ELEMENTS))
+
+
+EMPTY_OPENING = (b"", b"", [])

@@ -1,0 +1,160 @@
+# pragma version ~=0.4.3
+"""
+@title scalar_step: the one-step check of the bottom level (one binary32 operation)
+@notice The bottom level of a game is the scalar program of one output element, run by a
+        two-register machine. Its state hash is
+            S = sha256(0x07 || program_root || pc (8 B) || acc (4 B) || tmp (4 B))
+        (numbers big-endian; acc and tmp are binary32 bit patterns). Instruction `pc` is leaf
+        `pc` of the sha_tree whose root is program_root:
+            sha256(0x08 || pc (8 B) || opcode || dst || src_a || src_b || root_a || index_a (8 B)
+                   || root_b || index_b (8 B))
+        Sources: 0 acc, 1 tmp, 2 element `index` of the float32 tensor whose commitments.md
+        root is `root` (opened with its chunk and chunk proof), 3 immediate (index's low
+        32 bits). The result goes to acc (dst 0) or tmp (dst 1); pc advances by one.
+"""
+
+from lib import float32
+from modules import sha_tree
+
+OP_ADD: constant(uint8) = 0
+OP_SUB: constant(uint8) = 1
+OP_MUL: constant(uint8) = 2
+OP_DIV: constant(uint8) = 3
+OP_SQRT: constant(uint8) = 4
+OP_MIN: constant(uint8) = 5
+OP_MAX: constant(uint8) = 6
+OP_NEG: constant(uint8) = 7
+OP_ABS: constant(uint8) = 8
+
+SRC_ACC: constant(uint8) = 0
+SRC_TMP: constant(uint8) = 1
+SRC_TENSOR: constant(uint8) = 2
+SRC_IMMEDIATE: constant(uint8) = 3
+
+CHUNK_ELEMENTS: constant(uint256) = 256
+DTYPE_FLOAT32: constant(uint256) = 1
+
+struct Instruction:
+    opcode: uint8
+    dst: uint8
+    src_a: uint8
+    src_b: uint8
+    root_a: bytes32
+    index_a: uint64
+    root_b: bytes32
+    index_b: uint64
+
+struct Opening:
+    header: Bytes[66]               # commitments.md tensor header (dtype, ndim, dims)
+    chunk: Bytes[1024]              # the chunk holding the element
+    siblings: DynArray[bytes32, 40] # the chunk's proof
+
+struct StepProof:
+    program_root: bytes32
+    pc: uint64
+    acc: uint32
+    tmp: uint32
+    instruction: Instruction
+    instruction_proof: DynArray[bytes32, 40]
+    a: Opening
+    b: Opening
+
+
+@internal
+@pure
+def _u64(x: uint64) -> Bytes[8]:
+    return slice(convert(convert(x, uint256), bytes32), 24, 8)
+
+
+@internal
+@pure
+def _u32(x: uint32) -> Bytes[4]:
+    return slice(convert(convert(x, uint256), bytes32), 28, 4)
+
+
+@internal
+@pure
+def state_hash(program_root: bytes32, pc: uint64, acc: uint32, tmp: uint32) -> bytes32:
+    return sha256(concat(b"\x07", program_root, self._u64(pc), self._u32(acc), self._u32(tmp)))
+
+
+@internal
+@pure
+def instruction_leaf(pc: uint64, ins: Instruction) -> bytes32:
+    return sha256(concat(
+        b"\x08", self._u64(pc),
+        convert(ins.opcode, bytes1), convert(ins.dst, bytes1), convert(ins.src_a, bytes1), convert(ins.src_b, bytes1),
+        ins.root_a, self._u64(ins.index_a), ins.root_b, self._u64(ins.index_b)))
+
+
+@internal
+@pure
+def _tensor_element(root: bytes32, index: uint64, o: Opening) -> uint32:
+    # INVARIANT: only float32 tensors feed a binary32 operation.
+    assert len(o.header) >= 2 and convert(slice(o.header, 0, 1), uint256) == DTYPE_FLOAT32, "Game: operand not float32"
+    i: uint256 = convert(index, uint256)
+    offset: uint256 = (i % CHUNK_ELEMENTS) * 4
+    assert offset + 4 <= len(o.chunk), "Game: element outside chunk"
+    chunk_root: bytes32 = sha_tree.root_from_path(sha256(concat(b"\x00", o.chunk)), i // CHUNK_ELEMENTS, o.siblings)
+    # INVARIANT: the operand is opened against the agreed tensor root.
+    assert sha256(concat(b"\x02", o.header, chunk_root)) == root, "Game: bad operand proof"
+    le: uint256 = convert(slice(o.chunk, offset, 4), uint256)
+    # Chunk bytes are little-endian (commitments.md); swap to the value's bits.
+    return convert(((le & 255) << 24) | (((le >> 8) & 255) << 16) | (((le >> 16) & 255) << 8) | (le >> 24), uint32)
+
+
+@internal
+@pure
+def _operand(src: uint8, root: bytes32, index: uint64, acc: uint32, tmp: uint32, o: Opening) -> uint32:
+    if src == SRC_ACC:
+        return acc
+    if src == SRC_TMP:
+        return tmp
+    if src == SRC_TENSOR:
+        return self._tensor_element(root, index, o)
+    assert src == SRC_IMMEDIATE, "Game: bad source"
+    assert convert(index, uint256) < 2**32, "Game: bad immediate"
+    return convert(index, uint32)
+
+
+@internal
+@pure
+def apply(opcode: uint8, a: uint32, b: uint32) -> uint32:
+    if opcode == OP_ADD:
+        return float32.add(a, b)
+    if opcode == OP_SUB:
+        return float32.sub(a, b)
+    if opcode == OP_MUL:
+        return float32.mul(a, b)
+    if opcode == OP_DIV:
+        return float32.div(a, b)
+    if opcode == OP_SQRT:
+        return float32.sqrt(a)
+    if opcode == OP_MIN:
+        return float32.min(a, b)
+    if opcode == OP_MAX:
+        return float32.max(a, b)
+    if opcode == OP_NEG:
+        return float32.neg(a)
+    assert opcode == OP_ABS, "Game: bad opcode"
+    return float32.abs(a)
+
+
+@internal
+@pure
+def post_state(pre: bytes32, p: StepProof) -> bytes32:
+    """@notice The true successor of the agreed state `pre`; reverts if a proof fails."""
+    # INVARIANT: the opened registers are exactly the agreed pre-state.
+    assert self.state_hash(p.program_root, p.pc, p.acc, p.tmp) == pre, "Game: pre-state mismatch"
+    # INVARIANT: the instruction is the program's instruction at pc.
+    assert sha_tree.root_from_path(self.instruction_leaf(p.pc, p.instruction), convert(p.pc, uint256), p.instruction_proof) == p.program_root, "Game: bad instruction proof"
+    ins: Instruction = p.instruction
+    assert ins.dst <= 1, "Game: bad destination"
+    a: uint32 = self._operand(ins.src_a, ins.root_a, ins.index_a, p.acc, p.tmp, p.a)
+    b: uint32 = 0
+    if ins.opcode != OP_SQRT and ins.opcode != OP_NEG and ins.opcode != OP_ABS:
+        b = self._operand(ins.src_b, ins.root_b, ins.index_b, p.acc, p.tmp, p.b)
+    r: uint32 = self.apply(ins.opcode, a, b)
+    if ins.dst == 0:
+        return self.state_hash(p.program_root, p.pc + 1, r, p.tmp)
+    return self.state_hash(p.program_root, p.pc + 1, p.acc, r)
