@@ -112,7 +112,7 @@ def message_id(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _public_key(sender: bytes) -> Ed25519PublicKey:
     key = ID(sender).extract_public_key()
     if not isinstance(key, Ed25519PublicKey):

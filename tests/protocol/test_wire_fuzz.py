@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,10 @@ from protocol.wire import (
 )
 
 NOW = 1_790_000_000_000
-FUZZ = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+# WIRE_FUZZ_EXAMPLES=20000 for a long fuzzing session; the suite default stays fast.
+FUZZ = settings(
+    max_examples=int(os.environ.get("WIRE_FUZZ_EXAMPLES", "150")), suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def decode_or_reason(data: bytes):

@@ -189,3 +189,27 @@ def test_message_id_is_unique_per_content(body):
     a = encode_message(SIGNERS[0], body, seq=1, ts=NOW)
     b = encode_message(SIGNERS[0], body, seq=2, ts=NOW)
     assert message_id(a) != message_id(b) and message_id(a) == hashlib.sha256(a).digest()
+
+
+# Known-answer vector, also printed in docs/protocol.md for other implementations:
+# Ed25519 seed 00 01 .. 1f, an announcement, seq 1, ts 1790000000000.
+VECTOR_HEX = (
+    "87a17601a46b696e64a8616e6e6f756e6365a466726f6dc42600240801122003a107bff3ce10be1d70dd18e74bc09967e4d63"
+    "09ba50d5f1ddc8664125531b8a373657101a27473cf000001a0c4506c00a4626f647985a5726f756e6403a862617463685f69"
+    "64c4204bb24efc9641afc5ded1ca77eabb6e2fcf062d2112ccd61bd8bd6acd89180baea57461736b7391a56172697468a667"
+    "726f75707302a473697a65cd0384a3736967c4401418681d1abee2bc26c9d64f574fbe598389691037af6a9cb17659c77219"
+    "91eab1e040d883f2ab0f2c63dcbf807437680b6454b719b1646007ee4e7ee4849205"
+)
+
+
+def test_known_answer_vector():
+    from libp2p.crypto.ed25519 import create_new_key_pair
+
+    from protocol.wire import Signer
+
+    signer = Signer(create_new_key_pair(bytes(range(32))))
+    body = RolloutAnnounce(round=3, batch_id=hashlib.sha256(b"batch").digest(), tasks=("arith",), groups=2, size=900)
+    data = encode_message(signer, body, seq=1, ts=1_790_000_000_000)
+    assert data.hex() == VECTOR_HEX
+    assert decode_message(bytes.fromhex(VECTOR_HEX), now_ms=1_790_000_000_000).body == body
+    assert body.digest().hex() == "f624c7ff840c889c5016ac4c3b76ebdfc994d7c20572ac6365eae381578bb287"
