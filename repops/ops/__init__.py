@@ -1,0 +1,1 @@
+"""RepOps composites: `kernels` (pure tensor programs) and `autograd` (Functions that trace)."""

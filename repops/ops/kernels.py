@@ -1,0 +1,295 @@
+"""Composite programs on plain tensors (no autograd, no tracing): fixed sequences of
+repops.primitives. repops.reference has the numpy twin of every function here.
+
+Each function's docstring states its scalar program; docs/repops.md repeats them for the
+dispute contract. Everything here is vectorised over whole tensors: no Python loop runs over
+elements, only over the log2(n) levels of a reduction tree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from repops import primitives as P
+
+NAN = float("nan")
+INF = float("inf")
+
+# ------------------------------------------------------------------------------ reductions
+
+
+def tree_sum(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """Fixed pairwise tree of adds (in x's dtype) along `dim`.
+
+    Program: pad the n values to n2 = next power of two with -0.0 (the exact additive
+    identity: v + -0 = v for every v, -0 included), then while n2 > 1: h = n2/2,
+    v[i] = v[i] + v[i + h] for i < h. n = 0 gives -0.0... never used: n >= 1 enforced by
+    torch shapes here (empty sums return +0.0). The shape of the tree depends only on n, so
+    the result is the same for any batch size, slicing or thread count.
+    """
+    dim = dim % x.dim()
+    n = x.shape[dim]
+    if n == 0:
+        shape = list(x.shape)
+        shape[dim] = 1
+        out = torch.zeros(shape, dtype=x.dtype, device=x.device)
+        return out if keepdim else out.squeeze(dim)
+    n2 = 1 << (n - 1).bit_length()
+    if n2 != n:
+        shape = list(x.shape)
+        shape[dim] = n2 - n
+        x = torch.cat([x, torch.full(shape, -0.0, dtype=x.dtype, device=x.device)], dim)
+    while n2 > 1:
+        n2 //= 2
+        x = P.add(x.narrow(dim, 0, n2), x.narrow(dim, n2, n2))
+    return x if keepdim else x.squeeze(dim)
+
+
+def amax(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """max over `dim`, then + 0.0. Program: m = x[0]; m = maximum(m, x[k]) for k = 1..n-1;
+    return m + 0.0. The maximum of a set is unique except for the sign of a zero and NaN
+    (any NaN gives NaN), and + 0.0 maps -0 to +0, so every order and every tree gives the
+    same bits: torch.amax (NaN-propagating on CPU and CUDA) may use any order."""
+    return P.add(torch.amax(x, dim=dim, keepdim=keepdim), 0.0)
+
+
+# -------------------------------------------------------------------------------- matmul
+
+
+def matmul_slice_bits(k: int) -> int:
+    """Bits s kept per operand so that k products of two s-bit integers sum exactly in
+    binary64: k * 2**(2s) <= 2**53. Capped at 24 (a binary32 significand)."""
+    return min(24, (53 - max(0, (k - 1).bit_length())) // 2)
+
+
+def _scale_exponent(absmax: torch.Tensor) -> torch.Tensor:
+    """E with max|v| < 2**E (frexp's exponent; 0 for an all-zero or non-finite line)."""
+    ok = torch.isfinite(absmax)
+    return P.frexp_exponent(P.where(ok, absmax, torch.zeros_like(absmax))), ~ok
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(..., M, K) @ (..., K, N) in float32, deterministic by exactness.
+
+    Scalar program for y[i, j] (row a_k = a[i, k], column b_k = b[k, j], k < K):
+      s = matmul_slice_bits(K)
+      E = frexp exponent of max_k |a_k|  (so |a_k| < 2**E; E = 0 if the row is all zero)
+      F = same for the column b
+      A_k = round_half_even(a_k * 2**(s - E))   integers, |A_k| <= 2**s  (exact scaling)
+      B_k = round_half_even(b_k * 2**(s - F))
+      S = sum_k A_k * B_k                        an integer, computed exactly (|S| <= 2**53)
+      y = narrow(S * 2**(E - s) * 2**(F - s)) + 0.0   one rounding to binary32; zero is +0
+      if row i of a or column j of b holds an inf or NaN: y = NaN.
+    The binary64 GEMM computes S exactly whatever its summation order, blocking, FMA use or
+    thread split, because every product and partial sum is an integer of at most 53 bits:
+    so BLAS (CPU) or cuBLAS (GPU, any split-K) give the same bits. It keeps s (>= 20 for
+    K <= 8192) bits of each operand relative to its row/column maximum.
+    """
+    k = a.shape[-1]
+    s = matmul_slice_bits(k)
+    a64 = P.widen(a)
+    b64 = P.widen(b)
+    amax_row = torch.amax(P.abs_(a64), dim=-1, keepdim=True)  # (..., M, 1); exact
+    bmax_col = torch.amax(P.abs_(b64), dim=-2, keepdim=True)  # (..., 1, N)
+    e_row, bad_row = _scale_exponent(amax_row)
+    e_col, bad_col = _scale_exponent(bmax_col)
+    ai = P.round_even(P.mul(a64, P.pow2(s - e_row)))
+    bi = P.round_even(P.mul(b64, P.pow2(s - e_col)))
+    # torch.matmul on float64 integers whose sums stay below 2**53: exact, order-free.
+    acc = torch.matmul(ai, bi)
+    y = P.narrow(P.mul(P.mul(acc, P.pow2(e_row - s)), P.pow2(e_col - s)))
+    y = P.add(y, 0.0)
+    bad = bad_row | bad_col
+    return P.where(bad, torch.full_like(y, NAN), y)
+
+
+# ------------------------------------------------------------------------ transcendentals
+
+# Constants: binary64 values, written so that they are exact or correctly rounded in Python
+# (int / int true division is correctly rounded): the same bits on every machine.
+LN2_HI = float.fromhex("0x1.62e42feep-1")  # ln 2 to 32 bits: k * LN2_HI exact for |k| < 2**21
+LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")  # ln 2 - LN2_HI, rounded
+LN2 = float.fromhex("0x1.62e42fefa39efp-1")
+INV_LN2 = float.fromhex("0x1.71547652b82fep0")
+SQRT_HALF = float.fromhex("0x1.6a09e667f3bcdp-1")
+EXP_COEFFS = tuple(1 / math.factorial(n) for n in range(10, -1, -1))  # r^10 ... r^0
+LOG_COEFFS = tuple(1 / (2 * n + 1) for n in range(7, -1, -1))  # z^7/15 ... 1/1
+GELU_C0 = float.fromhex("0x1.9884533d43651p-1")  # sqrt(2/pi), rounded to binary64
+GELU_C1 = 0.044715
+EXP_CLAMP = 700.0
+
+
+def exp64(x: torch.Tensor) -> torch.Tensor:
+    """binary64 program for e**x, x finite binary64 (NaN must be masked by the caller).
+
+      x = clamp(x, -700, 700)
+      k = round_half_even(x * INV_LN2)
+      r = (x - k * LN2_HI) - k * LN2_LO          |r| <= 0.3466
+      p = EXP_COEFFS[0]; p = p * r + c for c in EXP_COEFFS[1:]   (Horner, 1/10! .. 1/0!)
+      return p * 2**k
+    Relative error < 2**-41 (truncation r^11/11! plus roundings)."""
+    x = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
+    k = P.round_even(P.mul(x, INV_LN2))
+    r = P.sub(P.sub(x, P.mul(k, LN2_HI)), P.mul(k, LN2_LO))
+    p = torch.full_like(r, EXP_COEFFS[0])
+    for c in EXP_COEFFS[1:]:
+        p = P.add(P.mul(p, r), c)
+    return P.mul(p, P.pow2(k))
+
+
+def exp(x: torch.Tensor) -> torch.Tensor:
+    """binary32 e**x = narrow(exp64(widen(x))); NaN -> NaN, +inf -> +inf, -inf -> +0,
+    x > 88.7228 -> +inf, results below 2**-126 rounded gradually (subnormal)."""
+    nan = P.isnan(x)
+    xd = P.widen(P.where(nan, torch.zeros_like(x), x))
+    y = P.narrow(exp64(xd))
+    return P.where(nan, x, y)
+
+
+def log(x: torch.Tensor) -> torch.Tensor:
+    """binary32 natural log. Specials: NaN or x < 0 -> NaN, +-0 -> -inf, +inf -> +inf.
+    For finite x > 0, in binary64:
+      e = frexp exponent of x;  m = x * 2**-e  in [0.5, 1)
+      if m < SQRT_HALF: m = m * 2; e = e - 1           m in [0.7071, 1.4142)
+      f = m - 1 (exact);  s = f / (2 + f);  z = s * s
+      q = LOG_COEFFS[0]; q = q * z + c for c in LOG_COEFFS[1:]   (1/15 ... 1/1)
+      y = e * LN2 + (2 * s) * q
+    return narrow(y)."""
+    ok = (x > 0) & (x < INF)
+    xd = P.widen(P.where(ok, x, torch.ones_like(x)))
+    e = P.frexp_exponent(xd)
+    m = P.mul(xd, P.pow2(-e))
+    small = m < SQRT_HALF
+    m = P.where(small, P.mul(m, 2.0), m)
+    e = P.where(small, e - 1, e).to(torch.float64)
+    f = P.sub(m, 1.0)
+    s = P.div(f, P.add(f, 2.0))
+    z = P.mul(s, s)
+    q = torch.full_like(z, LOG_COEFFS[0])
+    for c in LOG_COEFFS[1:]:
+        q = P.add(P.mul(q, z), c)
+    y = P.narrow(P.add(P.mul(e, LN2), P.mul(P.mul(s, 2.0), q)))
+    y = P.where(x == 0, torch.full_like(y, -INF), P.where(x == INF, x, y))
+    return P.where((x < 0) | P.isnan(x), torch.full_like(y, NAN), y)
+
+
+TANH_SMALL = 2.0**-10
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """binary32 tanh; odd (the sign bit of x is copied, so tanh(-0) = -0), NaN -> NaN.
+    With a = min(|x|, 20) in binary64:
+      a < 2**-10:  t = a + a*a*a * (-1/3 + (a*a) * (2/15))
+      otherwise:   t = 1 - 2 / (exp64(2 * a) + 1)
+    return narrow(t) with x's sign bit."""
+    nan = P.isnan(x)
+    a = torch.clamp(P.abs_(P.widen(P.where(nan, torch.zeros_like(x), x))), max=20.0)
+    a2 = P.mul(a, a)
+    poly = P.add(a, P.mul(P.mul(a2, a), P.add(-1 / 3, P.mul(a2, 2 / 15))))
+    big = P.sub(1.0, P.div(2.0, P.add(exp64(P.mul(a, 2.0)), 1.0)))
+    t = P.narrow(P.where(a < TANH_SMALL, poly, big))
+    bits = P.ior(P.bitcast_f32_i32(t), P.iand(P.bitcast_f32_i32(x), -(2**31)))
+    return P.where(nan, x, P.bitcast_i32_f32(bits))
+
+
+def _gelu_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(xd, q, den) in binary64: v = -2 * (C0 * (x + C1 * x*x*x)); q = exp64(v); den = 1 + q."""
+    xd = P.widen(x)
+    inner = P.add(xd, P.mul(P.mul(P.mul(xd, xd), xd), GELU_C1))
+    v = P.mul(P.mul(inner, GELU_C0), -2.0)
+    q = exp64(v)
+    return xd, q, P.add(q, 1.0)
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """binary32 GELU, tanh form: 0.5 x (1 + tanh(C0 (x + C1 x^3))) = x / (1 + e^v) with
+    v = -2 C0 (x + C1 x^3) (no cancellation). Program (binary64, see _gelu_parts):
+    y = narrow(x / den). Specials: NaN -> NaN, +inf -> +inf, -inf -> -0."""
+    nan = P.isnan(x)
+    xs = P.where(nan | (x == -INF), torch.zeros_like(x), x)
+    xd, _, den = _gelu_parts(xs)
+    y = P.narrow(P.div(xd, den))
+    y = P.where(x == -INF, torch.full_like(y, -0.0), y)
+    return P.where(nan, x, y)
+
+
+def gelu_grad(x: torch.Tensor) -> torch.Tensor:
+    """binary32 d gelu / dx. In binary64 (see _gelu_parts):
+      sig = 1 / den;  w = (q / den) / den                      (= sig * (1 - sig))
+      d = sig + (x * w) * ((2 * C0) * (1 + (3 * C1) * (x * x)))
+    return narrow(d). Specials: NaN -> NaN, +inf -> 1, -inf -> +0."""
+    nan = P.isnan(x)
+    inf = P.abs_(x) == INF
+    xs = P.where(nan | inf, torch.zeros_like(x), x)
+    xd, q, den = _gelu_parts(xs)
+    sig = P.div(1.0, den)
+    w = P.div(P.div(q, den), den)
+    du = P.mul(2 * GELU_C0, P.add(1.0, P.mul(3 * GELU_C1, P.mul(xd, xd))))
+    d = P.narrow(P.add(sig, P.mul(P.mul(xd, w), du)))
+    d = P.where(x == INF, torch.ones_like(d), P.where(x == -INF, torch.zeros_like(d), d))
+    return P.where(nan, x, d)
+
+
+# ------------------------------------------------------------------------- normalisations
+
+
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """m = amax(x); e = exp(x - m); y = e / tree_sum(e)   (all binary32)."""
+    e = exp(P.sub(x, amax(x, dim, keepdim=True)))
+    return P.div(e, tree_sum(e, dim, keepdim=True))
+
+
+def log_softmax(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y, p): z = x - amax(x); e = exp(z); s = tree_sum(e); y = z - log(s); p = e / s."""
+    z = P.sub(x, amax(x, dim, keepdim=True))
+    e = exp(z)
+    s = tree_sum(e, dim, keepdim=True)
+    return P.sub(z, log(s)), P.div(e, s)
+
+
+def layer_norm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(y, xhat, rstd) over the last dim (n values), binary32:
+    mu = tree_sum(x) / n; d = x - mu; var = tree_sum(d * d) / n;
+    rstd = 1 / sqrt(var + eps); xhat = d * rstd; y = xhat * w + b."""
+    n = float(x.shape[-1])
+    mu = P.div(tree_sum(x, -1, keepdim=True), n)
+    d = P.sub(x, mu)
+    var = P.div(tree_sum(P.mul(d, d), -1, keepdim=True), n)
+    rstd = P.div(1.0, P.sqrt(P.add(var, eps)))
+    xhat = P.mul(d, rstd)
+    return P.add(P.mul(xhat, weight), bias), xhat, rstd
+
+
+def layer_norm_backward(
+    g: torch.Tensor, xhat: torch.Tensor, rstd: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dx, dw, db), binary32:
+    gh = g * w; a = tree_sum(gh) / n; c = tree_sum(gh * xhat) / n   (over the last dim)
+    dx = ((gh - a) - xhat * c) * rstd
+    dw = rows_sum(g * xhat); db = rows_sum(g)   (rows_sum: tree over all leading dims,
+    flattened in row-major order)."""
+    n = float(g.shape[-1])
+    gh = P.mul(g, weight)
+    a = P.div(tree_sum(gh, -1, keepdim=True), n)
+    c = P.div(tree_sum(P.mul(gh, xhat), -1, keepdim=True), n)
+    dx = P.mul(P.sub(P.sub(gh, a), P.mul(xhat, c)), rstd)
+    rows = g.reshape(-1, g.shape[-1])
+    dw = tree_sum(P.mul(rows, xhat.reshape(rows.shape)), 0)
+    db = tree_sum(rows, 0)
+    return dx, dw, db
+
+
+def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Undo broadcasting: tree-sum the leading extra dims (flattened, row-major) first, then
+    every dim where `shape` has 1 and g does not, left to right (keepdim)."""
+    extra = g.dim() - len(shape)
+    if extra > 0:
+        g = tree_sum(g.reshape(-1, *g.shape[extra:]), 0)
+    for d, size in enumerate(shape):
+        if size == 1 and g.shape[d] != 1:
+            g = tree_sum(g, d, keepdim=True)
+    return g

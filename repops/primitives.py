@@ -1,0 +1,228 @@
+"""The closed set of RepOps primitives, on torch tensors of any device.
+
+Every composite op (repops.ops.*) is a fixed sequence of these and nothing else. Each has a
+numpy twin in repops.reference with the same name: that twin is the specification, and
+tests check the two bit for bit. Why each one is bit-exact on every backend is said beside it.
+
+binary32 (float32), IEEE-754 round-to-nearest-even, subnormals kept (never flushed):
+    add, sub, mul, div, neg, abs, sqrt (correctly rounded), lt, le, eq, isnan, where,
+    maximum, minimum, f32_to_i32 (round half to even), i32_to_f32 (exact for |i| <= 2**24)
+binary64 (float64), same rounding, used by the matmul and transcendental programs:
+    the same add/sub/mul/div/round/where on float64 tensors, widen (float32 -> float64, exact),
+    narrow (float64 -> float32, round to nearest even, overflow to inf, gradual underflow),
+    pow2 (2**n built from bits), frexp_exponent
+int32 / int64 two's complement: iadd, isub, iand, ior, shl, shr, bitcast f32<->i32
+
+NaN rule: any NaN result is "the" NaN; hashes write every NaN as 0x7fc00000, so neither a
+NaN's sign nor its payload is part of the semantics, and none of these functions promise one.
+Signed zero: add/sub/mul/div/sqrt/neg/abs follow IEEE-754 exactly (e.g. -0 + -0 = -0,
++0 + -0 = +0, sqrt(-0) = -0). maximum(a, b) = NaN if either is NaN, else (a if a > b else b):
+the operand order decides max(+0, -0) = -0 and max(-0, +0) = +0. minimum likewise with <.
+
+Forbidden here and in every composite: fused ops (addcmul, addcdiv, addmm, baddbmm, `alpha=`),
+TF32, torch.sqrt/exp/log/tanh/erf on float32 (not correctly rounded on some backends), any
+reduction (sum, matmul) whose result depends on the order of additions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Bit-exactness: torch's elementwise + - * / on float32/float64 are single IEEE instructions per
+# element on CPU (SSE/AVX, MXCSR round-to-nearest, no FTZ unless torch.set_flush_denormal) and
+# on CUDA (torch is built without --use_fast_math; one kernel per op, so no FMA contraction
+# across our separate ops). Every op below is one such kernel.
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+torch.set_flush_denormal(False)
+
+F32 = torch.float32
+F64 = torch.float64
+I32 = torch.int32
+I64 = torch.int64
+
+
+# ----------------------------------------------------------------------- binary32 / binary64
+
+
+Operand = torch.Tensor | float
+
+
+def _tensors(a: Operand, b: Operand) -> tuple[torch.Tensor, torch.Tensor]:
+    """Python numbers become 0-dim tensors of the other operand's dtype ON ITS DEVICE.
+
+    Why: torch rewrites `number / tensor` as reciprocal(tensor) * number (measured: 28% of
+    3.0 / x differ from IEEE division), and on CUDA `tensor / cpu_scalar` as a multiply by
+    the scalar's reciprocal. A same-device tensor operand takes the plain IEEE kernel."""
+    if not isinstance(a, torch.Tensor):
+        a = torch.tensor(a, dtype=b.dtype, device=b.device)
+    if not isinstance(b, torch.Tensor):
+        b = torch.tensor(b, dtype=a.dtype, device=a.device)
+    return a, b
+
+
+def add(a: Operand, b: Operand) -> torch.Tensor:
+    a, b = _tensors(a, b)
+    return torch.add(a, b)
+
+
+def sub(a: Operand, b: Operand) -> torch.Tensor:
+    a, b = _tensors(a, b)
+    return torch.sub(a, b)
+
+
+def mul(a: Operand, b: Operand) -> torch.Tensor:
+    a, b = _tensors(a, b)
+    return torch.mul(a, b)
+
+
+def div(a: Operand, b: Operand) -> torch.Tensor:
+    a, b = _tensors(a, b)
+    return torch.div(a, b)
+
+
+def neg(a: torch.Tensor) -> torch.Tensor:
+    return -a  # flips the sign bit: exact, -(+0) = -0
+
+
+def abs_(a: torch.Tensor) -> torch.Tensor:
+    return a.abs()  # clears the sign bit: exact
+
+
+def lt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a < b  # IEEE: false whenever a NaN is involved; -0 == +0
+
+
+def le(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a <= b
+
+
+def eq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a == b
+
+
+def isnan(a: torch.Tensor) -> torch.Tensor:
+    return a != a
+
+
+def where(cond: torch.Tensor, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
+    return torch.where(cond, a, b)  # a select: copies bits, computes nothing
+
+
+def maximum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """NaN if either is NaN, else a if a > b else b (see the module docstring for zeros)."""
+    out = torch.where(a > b, a, b)
+    return torch.where(isnan(a) | isnan(b), torch.full_like(out, float("nan")), out)
+
+
+def minimum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """NaN if either is NaN, else a if a < b else b."""
+    out = torch.where(a < b, a, b)
+    return torch.where(isnan(a) | isnan(b), torch.full_like(out, float("nan")), out)
+
+
+def sqrt(x: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded binary32 square root (IEEE: sqrt(-0) = -0, sqrt(x<0) = NaN).
+
+    torch.sqrt is not correctly rounded even in float64 on this CPU (measured: ~1.4% of
+    float64 results differ from the hardware instruction), so we take its float64 result
+    only as an estimate y0 (within one float32 ulp after narrowing), then decide the
+    rounding exactly: the float32 neighbours' midpoints m = (y + y')/2 have 25 significant
+    bits, so m*m (<= 50 bits) is exact in float64 and `x > m*m` is an exact test. A float32
+    x is never equal to such m*m (m*m has its lowest set bit at bit 49-50), so there are no
+    ties. One correction step suffices because y0 is off by at most one ulp.
+    """
+    xd = x.to(F64)
+    pos = (x > 0) & (x < float("inf"))
+    safe = torch.where(pos, xd, torch.ones_like(xd))
+    y0 = torch.sqrt(safe).to(F32)  # estimate only; repaired below by exact tests
+    bits = y0.view(I32)
+    up = (bits + 1).view(F32).to(F64)
+    down = (bits - 1).view(F32).to(F64)
+    y0d = y0.to(F64)
+    m_hi = (y0d + up) * 0.5
+    m_lo = (y0d + down) * 0.5
+    y = torch.where(safe > m_hi * m_hi, up, torch.where(safe < m_lo * m_lo, down, y0d)).to(F32)
+    # specials: +-0 -> +-0, +inf -> +inf, negative or NaN -> NaN
+    y = torch.where(pos, y, x)
+    return torch.where(x < 0, torch.full_like(y, float("nan")), y)
+
+
+def widen(x: torch.Tensor) -> torch.Tensor:
+    """float32 -> float64: exact (every binary32 value, subnormals included, is a binary64)."""
+    return x.to(F64)
+
+
+def narrow(x: torch.Tensor) -> torch.Tensor:
+    """float64 -> float32, round to nearest even, overflow to +-inf, gradual underflow."""
+    return x.to(F32)
+
+
+def round_even(x: torch.Tensor) -> torch.Tensor:
+    """Round to an integral value, ties to even, in the same float type (exact result)."""
+    return torch.round(x)
+
+
+def f32_to_i32(x: torch.Tensor) -> torch.Tensor:
+    """Round half to even to int32. Defined only for |x| < 2**31 and not NaN (callers mask)."""
+    return torch.round(x).to(I32)
+
+
+def i32_to_f32(i: torch.Tensor) -> torch.Tensor:
+    """int32 -> float32; exact for |i| <= 2**24 (the only range composites use)."""
+    return i.to(F32)
+
+
+def pow2(n: torch.Tensor) -> torch.Tensor:
+    """2.0**n as float64 for integer n in [-1022, 1023], built from bits (exact, no libm)."""
+    return ((n.to(I64) + 1023) << 52).view(F64)
+
+
+def frexp_exponent(x: torch.Tensor) -> torch.Tensor:
+    """The int32 e with |x| < 2**e <= 2|x| for finite nonzero x (0 for x = 0): frexp's
+    exponent, i.e. the IEEE exponent field read from the bits (subnormals normalised)."""
+    return torch.frexp(x)[1]
+
+
+# ------------------------------------------------------------------------------- integers
+
+
+def bitcast_f32_i32(x: torch.Tensor) -> torch.Tensor:
+    return x.view(I32)
+
+
+def bitcast_i32_f32(i: torch.Tensor) -> torch.Tensor:
+    return i.view(F32)
+
+
+def iadd(a: torch.Tensor, b: torch.Tensor | int) -> torch.Tensor:
+    return a + b  # two's complement, wraps
+
+
+def isub(a: torch.Tensor, b: torch.Tensor | int) -> torch.Tensor:
+    return a - b
+
+
+def iand(a: torch.Tensor, b: torch.Tensor | int) -> torch.Tensor:
+    return a & b
+
+
+def ior(a: torch.Tensor, b: torch.Tensor | int) -> torch.Tensor:
+    return a | b
+
+
+def shl(a: torch.Tensor, n: int) -> torch.Tensor:
+    return a << n
+
+
+def shr(a: torch.Tensor, n: int) -> torch.Tensor:
+    """Arithmetic shift right (sign-extending)."""
+    return a >> n
+
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "abs_", "lt", "le", "eq", "isnan", "where", "maximum",
+    "minimum", "sqrt", "widen", "narrow", "round_even", "f32_to_i32", "i32_to_f32", "pow2",
+    "frexp_exponent", "bitcast_f32_i32", "bitcast_i32_f32", "iadd", "isub", "iand", "ior",
+    "shl", "shr",
+]
