@@ -53,10 +53,16 @@ SEEN_TTL_S = 600
 
 # Peer scoring (libp2p/pubsub/score.py). Only P4 (invalid messages) is weighted: each
 # invalid message costs 10 points, decaying by 1% per heartbeat (half-life ~70 s).
+# py-libp2p applies `allow_publish` (publish_threshold) to *incoming* messages
+# (pubsub/pubsub.py push_msg: "Rejecting message from %s by publish score gate"), before
+# validation, so a peer under the publish threshold can never sink further through our
+# validator; the graylist threshold is therefore set equal to it (the spec wants it lower)
+# so that the third invalid message on a topic both graylists the peer there (no gossip
+# to or from it, pruned first) and stops its messages at the gate.
 INVALID_MESSAGE_WEIGHT = 10.0
-GOSSIP_THRESHOLD = -10.0  # 1 invalid message: we stop gossiping IHAVEs to them
-PUBLISH_THRESHOLD = -20.0  # 2: we stop accepting their messages and sending ours
-GRAYLIST_THRESHOLD = -40.0  # 4: graylisted, pruned first from the mesh
+GOSSIP_THRESHOLD = -10.0  # 1 invalid message: no more IHAVE gossip with them
+PUBLISH_THRESHOLD = -25.0  # 3: their messages are refused unvalidated, ours not sent
+GRAYLIST_THRESHOLD = -25.0  # 3: graylisted
 
 
 def score_params() -> ScoreParams:

@@ -141,30 +141,55 @@ class Node:
     # ---- lifecycle ----
 
     async def serve(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled. `task_status.started(self)` once listening and subscribed."""
+        """Run until cancelled. `task_status.started(self)` once listening and subscribed.
+
+        On cancellation the node first closes its connections while libp2p is still fully
+        running, then stops libp2p. py-libp2p's own shutdown path (network/swarm.py,
+        Swarm.run's `finally`) awaits `conn.close()` inside the already-cancelled scope, so
+        the first await raises Cancelled and the sockets stay open: peers would keep us
+        "connected" forever. Running libp2p under a shielded scope that we cancel only
+        after `host.close()` avoids that.
+        """
         self.peer_cache.load()
         if self.peer_cache.load_error:
             self.counters.on_dropped("peer-cache-unreadable")
-        async with self.host.run(parse_multiaddrs(self.config.listen)):
-            async with background_trio_service(self.pubsub), background_trio_service(self.router):
-                await self.pubsub.wait_until_ready()
-                await self._join_topics()
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    self.rpc.start(nursery)
-                    self._plan_dials()
-                    for peer_id in list(self._known_addrs):
-                        nursery.start_soon(self._keep_dialling, peer_id)
-                    nursery.start_soon(self._housekeeping)
-                    if self._capabilities is not None:
-                        nursery.start_soon(self._advertise_loop)
-                    self.started.set()
-                    task_status.started(self)
-                    try:
+        libp2p_scope = trio.CancelScope(shield=True)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._run_libp2p, libp2p_scope)
+            task_status.started(self)
+            try:
+                await trio.sleep_forever()
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    await self._shutdown()
+                libp2p_scope.cancel()
+
+    async def _run_libp2p(self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]) -> None:
+        with scope:
+            async with self.host.run(parse_multiaddrs(self.config.listen)):
+                async with background_trio_service(self.pubsub), background_trio_service(self.router):
+                    await self.pubsub.wait_until_ready()
+                    await self._join_topics()
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        self.rpc.start(nursery)
+                        self._plan_dials()
+                        for peer_id in list(self._known_addrs):
+                            nursery.start_soon(self._keep_dialling, peer_id)
+                        nursery.start_soon(self._housekeeping)
+                        if self._capabilities is not None:
+                            nursery.start_soon(self._advertise_loop)
+                        self.started.set()
+                        task_status.started()
                         await trio.sleep_forever()
-                    finally:
-                        self._nursery = None
-                        self._save_cache()
+
+    async def _shutdown(self) -> None:
+        nursery, self._nursery = self._nursery, None
+        if nursery is not None:
+            nursery.cancel_scope.cancel()
+        self._remember_connected()
+        self._save_cache()
+        await self.host.close()
 
     async def _join_topics(self) -> None:
         for kind in Kind:

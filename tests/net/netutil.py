@@ -59,3 +59,56 @@ async def star(n: int, *, swarm_id: str = "test", **config):
             yield nodes
         finally:
             nursery.cancel_scope.cancel()
+
+
+class Hostile:
+    """A real libp2p peer running py-libp2p's plain Pubsub/GossipSub: it can put any bytes
+    on any topic (it does not run swarm's validator), signed at the pubsub layer with its
+    own key as every py-libp2p peer does."""
+
+    def __init__(self) -> None:
+        from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+        from libp2p.pubsub.pubsub import Pubsub
+
+        from protocol.wire import SeqCounter, Signer
+        from swarmclient.net.host import make_host
+
+        self.keypair = create_new_key_pair()
+        self.signer = Signer(self.keypair)
+        self.seq = SeqCounter()
+        self.host = make_host(self.keypair, ["/ip4/127.0.0.1/tcp/0"])
+        self.router = GossipSub(
+            protocols=[PROTOCOL_ID_V11], degree=6, degree_low=4, degree_high=12, heartbeat_interval=1
+        )
+        self.pubsub = Pubsub(self.host, self.router)
+
+    @property
+    def peer_id(self):
+        return self.host.get_id()
+
+    def envelope(self, body, *, ts: int | None = None, signer=None) -> bytes:
+        from protocol.wire import encode_message
+        from swarmclient.net import now_ms
+
+        return encode_message(signer or self.signer, body, seq=self.seq.next(), ts=now_ms() if ts is None else ts)
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        import multiaddr
+        from libp2p.tools.anyio_service import background_trio_service
+
+        async with self.host.run([multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+            async with background_trio_service(self.pubsub), background_trio_service(self.router):
+                await self.pubsub.wait_until_ready()
+                task_status.started(self)
+                await trio.sleep_forever()
+
+    async def join(self, victim: Node, topics: list[str]) -> None:
+        from libp2p.peer.peerinfo import info_from_p2p_addr
+        import multiaddr
+
+        for topic in topics:
+            await self.pubsub.subscribe(topic)
+        await self.host.connect(info_from_p2p_addr(multiaddr.Multiaddr(victim.listen_addrs[0])))
+        for topic in topics:
+            await self.pubsub.wait_for_subscription(victim.peer_id, topic, timeout=10)
+            await self.pubsub.wait_for_mesh(victim.peer_id, topic, timeout=10)

@@ -1,0 +1,109 @@
+"""Garbage on the TCP port, silent sockets, killed peers: the node keeps working."""
+
+from __future__ import annotations
+
+import os
+
+import multiaddr
+import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+
+from swarmclient.net import Node, NodeConfig
+from swarmclient.net.host import HANDSHAKE_TIMEOUT_S
+
+from netutil import claim, star
+
+IDLE_SOCKETS = 60
+
+
+def _tcp_port(node: Node) -> int:
+    return int(multiaddr.Multiaddr(node.listen_addrs[0]).value_for_protocol("tcp"))
+
+
+async def _eof_within(sock: trio.SocketStream, seconds: float) -> bool:
+    with trio.move_on_after(seconds):
+        try:
+            while await sock.receive_some(4096):
+                pass
+        except trio.BrokenResourceError:
+            pass
+        return True
+    return False
+
+
+async def test_garbage_half_open_and_silent_connections_do_not_stall_the_node():
+    with trio.fail_after(60):
+        async with star(2) as (target, friend):
+            port = _tcp_port(target)
+            # Random bytes, then hang up.
+            for _ in range(10):
+                sock = await trio.open_tcp_stream("127.0.0.1", port)
+                await sock.send_all(os.urandom(2048))
+                await sock.aclose()
+            # A valid multistream header followed by garbage, left open.
+            half_open = await trio.open_tcp_stream("127.0.0.1", port)
+            await half_open.send_all(b"\x13/multistream/1.0.0\n" + os.urandom(64))
+            # Many connections that never say anything.
+            silent = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(IDLE_SOCKETS)]
+
+            # A new honest peer can still join, and gossip flows both ways.
+            newcomer = Node(create_new_key_pair(), NodeConfig(swarm_id="test"))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(newcomer.serve)
+                await newcomer.connect(target.listen_addrs[0], timeout=5)
+                await newcomer.wait_for_peers(1)
+                await friend.publish(claim(1))
+                with trio.fail_after(10):
+                    env = await newcomer.inbox.receive()
+                assert env.sender == friend.peer_id.to_bytes()
+                await newcomer.publish(claim(2))
+                with trio.fail_after(10):
+                    env = await friend.inbox.receive()
+                assert env.sender == newcomer.peer_id.to_bytes()
+                nursery.cancel_scope.cancel()
+
+            # Silent sockets are cut off by the handshake timeout, freeing their slots.
+            assert await _eof_within(silent[0], HANDSHAKE_TIMEOUT_S + 5)
+            assert await _eof_within(half_open, HANDSHAKE_TIMEOUT_S + 5)
+            for sock in silent + [half_open]:
+                await sock.aclose()
+
+
+async def test_a_killed_peer_does_not_stall_the_others():
+    with trio.fail_after(60):
+        async with trio.open_nursery() as outer:
+            nodes = []
+            scopes = []
+            for _ in range(4):
+                node = Node(create_new_key_pair(), NodeConfig(swarm_id="test"))
+                scope = trio.CancelScope()
+
+                async def run(node=node, scope=scope, *, task_status=trio.TASK_STATUS_IGNORED):
+                    with scope:
+                        await node.serve(task_status=task_status)
+
+                await outer.start(run)
+                nodes.append(node)
+                scopes.append(scope)
+            for node in nodes[1:]:
+                await node.connect(nodes[0].listen_addrs[0])
+            for node in nodes[2:]:
+                await node.connect(nodes[1].listen_addrs[0])
+            await nodes[0].wait_for_peers(3)
+            await nodes[1].wait_for_peers(3)
+
+            scopes[1].cancel()  # node 1 dies mid-swarm (its sockets close)
+            survivors = [nodes[0], nodes[2], nodes[3]]
+            for i in range(20):
+                for node in survivors:
+                    await node.publish(claim(i))
+            for node in survivors:
+                for _ in range(20 * 2):
+                    with trio.fail_after(15):
+                        await node.inbox.receive()
+                assert node.stats().received == {"claim": 40}
+            dead = nodes[1].peer_id.to_base58()
+            with trio.fail_after(15):
+                while any(dead in node.stats().connected_peers for node in survivors):
+                    await trio.sleep(0.1)
+            outer.cancel_scope.cancel()
