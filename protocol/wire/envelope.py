@@ -31,7 +31,8 @@ SIGNATURE_BYTES = 64
 ENVELOPE_FIELDS = ("v", "kind", "from", "seq", "ts", "body", "sig")
 _ENVELOPE_FIELD_SET = frozenset(ENVELOPE_FIELDS)
 # The canonical `sig` entry: fixstr "sig", bin8 header with length 64, 64 bytes.
-_SIG_ENTRY_LEN = 4 + 2 + SIGNATURE_BYTES
+_SIG_ENTRY_HEADER = b"\xa3sig\xc4\x40"
+_SIG_ENTRY_LEN = len(_SIG_ENTRY_HEADER) + SIGNATURE_BYTES
 
 DEFAULT_MAX_AGE_MS = 5 * 60 * 1000
 DEFAULT_MAX_FUTURE_MS = 30 * 1000
@@ -98,8 +99,13 @@ def encode_message(signer: Signer, body: Body, *, seq: int, ts: int) -> bytes:
     load_at(_U64, seq, "seq")
     load_at(_U64, ts, "ts")
     unsigned = _unsigned_map(kind, signer.peer_id, seq, ts, validated_plain(type(body), body, "body"))
-    sig = signer.sign(SIGNING_DOMAIN + pack(unsigned))
-    data = pack({**unsigned, "sig": sig})
+    unsigned_bytes = pack(unsigned)
+    sig = signer.sign(SIGNING_DOMAIN + unsigned_bytes)
+    if type(sig) is not bytes or len(sig) != SIGNATURE_BYTES:
+        raise ProtocolError(WireReason.BAD_SENDER, "the signer did not produce a 64-byte Ed25519 signature")
+    # Same bytes as pack({**unsigned, "sig": sig}) without re-packing the body:
+    # fixmap 7 instead of 6, then the unsigned entries, then the sig entry.
+    data = b"\x87" + unsigned_bytes[1:] + _SIG_ENTRY_HEADER + sig
     if len(data) > MAX_MESSAGE_BYTES[kind]:
         raise ProtocolError(
             WireReason.OVERSIZE, f"{kind.value} message is {len(data)} bytes, cap {MAX_MESSAGE_BYTES[kind]}"

@@ -101,7 +101,7 @@ class Text:
     def load(self, value: Any) -> str:
         if type(value) is not str:
             raise wire_error(WireReason.WRONG_TYPE, f"expected str, got {describe_value(value)}")
-        size = utf8_len(value)
+        size = len(value) if value.isascii() else utf8_len(value)
         if not self.min_bytes <= size <= self.max_bytes:
             raise wire_error(WireReason.BAD_VALUE, f"{size} UTF-8 bytes outside [{self.min_bytes}, {self.max_bytes}]")
         if self.choices is not None and value not in self.choices:
@@ -338,13 +338,15 @@ class Struct:
                 if name not in value:
                     raise wire_error(WireReason.MISSING_FIELD, f"missing field {name!r}")
             raise wire_error(WireReason.NON_CANONICAL, "fields out of the declared order")
-        kwargs = {}
+        # Loaded values are already in normal form, so skip __init__/__post_init__
+        # and fill the instance dict directly (frozen only blocks setattr).
+        obj = object.__new__(cls)
+        slots = obj.__dict__
         for name, kind in fields:
             try:
-                kwargs[name] = kind.load(value[name])
+                slots[name] = kind.load(value[name])
             except ProtocolError as exc:
                 raise at(f".{name}", exc) from None
-        obj = cls(**kwargs)
         obj._check()
         return obj
 
