@@ -20,6 +20,7 @@ import multiaddr
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 
+from protocol.wire import is_ed25519_peer_id
 from swarmclient.errors import SwarmError
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ class PeerCache:
                 peer_id, addrs, seen = entry["peer_id"], entry["addrs"], entry["last_seen"]
                 if not (isinstance(peer_id, str) and isinstance(addrs, list) and isinstance(seen, (int, float))):
                     raise ValueError(f"malformed entry {entry!r:.80}")
-                ID.from_base58(peer_id)  # raises on a bad id
+                if not is_ed25519_peer_id(ID.from_base58(peer_id).to_bytes()):
+                    raise ValueError(f"{peer_id[:60]!r} is not an Ed25519 peer id")
                 self.remember(peer_id, [str(a) for a in addrs], now=float(seen))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self._peers.clear()
