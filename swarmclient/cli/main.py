@@ -13,6 +13,9 @@ from swarmclient.errors import SwarmError
 # it adds sets `func` (a callable taking the parsed args and returning an exit code).
 COMMAND_MODULES = [
     "swarmclient.cli.identity_cmd",
+    "swarmclient.cli.chain_cmd",
+    "swarmclient.cli.peer_cmd",
+    "swarmclient.cli.devnet_cmd",
 ]
 
 

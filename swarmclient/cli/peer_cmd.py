@@ -1,0 +1,65 @@
+"""`swarm peer`: run one peer in the foreground (what each devnet process runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from swarmclient.errors import SwarmError
+from swarmclient.home import Home
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def cmd_peer(args: argparse.Namespace) -> int:
+    from swarmclient.runtime import RuntimeOptions, run_peer
+
+    home = Home.resolve(args.home)
+    if not home.root.exists():
+        raise SwarmError("no-home", f"{home.root} does not exist; run `swarm init` first")
+    options = RuntimeOptions(
+        rounds=args.rounds,
+        round_seconds=args.round_seconds,
+        start_file=Path(args.start_file) if args.start_file else None,
+        stats_out=Path(args.stats_out) if args.stats_out else None,
+        parent_pid=args.parent_pid,
+        expect_peers=args.expect_peers,
+        batch_bytes=args.batch_bytes,
+    )
+    return run_peer(home, options)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "peer",
+        help="run one peer in the foreground (synthetic rounds until the training loop exists)",
+    )
+    p.add_argument("--rounds", type=_positive_int, help="stop after this many rounds (default: run until Ctrl-C)")
+    p.add_argument("--round-seconds", type=_positive_float, default=2.0, help="length of a round (default 2)")
+    p.add_argument("--stats-out", metavar="FILE", help="write the final stats snapshot here as JSON")
+    p.add_argument("--expect-peers", type=int, default=0, metavar="K",
+                   help="start rounds once K peers are connected and meshed (default 0)")
+    p.add_argument("--batch-bytes", type=_positive_int, metavar="N",
+                   help="fixed batch size in bytes of text (default: a realistic 2 KB..200 KB spread)")
+    # Used by `swarm devnet` to coordinate its children; not for operators.
+    p.add_argument("--start-file", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_peer)

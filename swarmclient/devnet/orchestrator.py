@@ -1,0 +1,219 @@
+"""Run a local devnet: N peer processes on 127.0.0.1, meshed, then rounds, then a report.
+
+Sequence: prepare the homes (layout) -> spawn every peer (process) -> poll their control
+endpoints until each is connected and meshed -> write the start file with a common t0 ->
+watch (and show) until every peer has exited -> build the report from their final stats.
+
+Stopping: the first SIGINT/SIGTERM sends SIGTERM to every peer (each writes its final
+stats and exits), the second SIGKILLs them. Whatever happens, no peer outlives this
+function: leftovers are SIGKILLed on the way out, and each peer also dies with this
+process on its own (PR_SET_PDEATHSIG, plus a parent-pid watch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import trio
+
+from swarmclient import control
+from swarmclient.devnet import layout
+from swarmclient.devnet.dashboard import peers_table
+from swarmclient.devnet.process import PeerArgs, PeerProcess
+from swarmclient.devnet.report import build_report, load_final_stats, summary_lines
+from swarmclient.errors import SwarmError
+
+TICK_S = 0.5
+STOP_TIMEOUT_S = 15.0
+# Past the expected end of the last round, peers that have not exited are stuck.
+OVERRUN_S = 60.0
+START_DELAY_S = 1.0  # t0 this far ahead, so every peer reads the start file before round 0
+
+
+@dataclass(frozen=True)
+class DevnetOptions:
+    root: Path
+    peers: int
+    rounds: int | None = None  # None: until Ctrl-C
+    round_seconds: float = 2.0
+    base_port: int | None = None
+    headless: bool = True
+    ready_timeout: float = 120.0
+    batch_bytes: int | None = None
+
+
+@dataclass
+class DevnetResult:
+    report: dict[str, Any]
+    exit_code: int
+
+
+class Devnet:
+    def __init__(self, options: DevnetOptions, out: TextIO | None = None) -> None:
+        self.options = options
+        self.out = out or sys.stderr
+        self.procs: list[PeerProcess] = []
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.interrupted = False
+        self.overran = False
+        self.t0: float | None = None
+        self._live = None
+
+    def say(self, text: str) -> None:
+        if self._live is not None:
+            self._live.console.print(text)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def alive(self) -> list[PeerProcess]:
+        return [p for p in self.procs if p.alive]
+
+    async def run(self) -> DevnetResult:
+        opts = self.options
+        opts.root.mkdir(parents=True, exist_ok=True)
+        specs = layout.prepare(opts.root, opts.peers, opts.base_port)
+        start_file = opts.root / "start.json"
+        start_file.unlink(missing_ok=True)
+        args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes)
+        started_at = time.time()
+        self.say(f"devnet: starting {opts.peers} peers in {opts.root}")
+        async with trio.open_nursery() as outer:
+            outer.start_soon(self._on_signals)
+            if not opts.headless:
+                outer.start_soon(self._dashboard)
+            try:
+                for spec in specs:
+                    self.procs.append(PeerProcess.spawn(spec, args))
+                async with trio.open_nursery() as nursery:
+                    for proc in self.procs:
+                        nursery.start_soon(self._reap, proc)
+                    await self._wait_meshed()
+                    if not self.interrupted:
+                        self.t0 = time.time() + START_DELAY_S
+                        tmp = start_file.with_suffix(".tmp")
+                        tmp.write_text(json.dumps({"t0": self.t0}))
+                        os.replace(tmp, start_file)
+                        self.say(f"devnet: all peers meshed after {time.time() - started_at:.1f} s; rounds start")
+                    await self._watch()
+                    nursery.cancel_scope.cancel()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._stop_all()
+                outer.cancel_scope.cancel()
+        finished_at = time.time()
+        report = build_report(
+            self.procs, rounds=opts.rounds, round_seconds=opts.round_seconds,
+            grace_ms=int(max(2.0, opts.round_seconds) * 1000), started_at=started_at,
+            finished_at=finished_at, interrupted=self.interrupted,
+        )
+        report["devnet_dir"] = str(opts.root)
+        for line in summary_lines(report):
+            self.say(line)
+        summary = report["summary"]
+        healthy = not summary["dead_peers"] and summary["zero_lost"] and not self.overran
+        code = 1 if not healthy else (130 if self.interrupted else 0)
+        return DevnetResult(report, code)
+
+    async def _reap(self, proc: PeerProcess) -> None:
+        code = await proc.wait()
+        if proc.outcome() not in ("ok", "stopped"):
+            self.say(f"devnet: {proc.spec.name} exited: {proc.outcome()} (code {code}); the others go on")
+
+    async def _on_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                if not self.interrupted:
+                    self.interrupted = True
+                    self.say("devnet: stopping peers (Ctrl-C again to kill them)")
+                    for proc in self.alive():
+                        proc.send(signal.SIGTERM)
+                else:
+                    for proc in self.alive():
+                        proc.send(signal.SIGKILL)
+
+    async def _poll(self, proc: PeerProcess) -> None:
+        try:
+            self.snapshots[proc.spec.index] = await control.fetch_stats(
+                proc.spec.home.root / "control.sock", timeout=2.0
+            )
+        except SwarmError:
+            pass  # not up yet, or gone: the process watcher reports deaths
+
+    async def _poll_all(self) -> None:
+        async with trio.open_nursery() as nursery:
+            for proc in self.alive():
+                nursery.start_soon(self._poll, proc)
+
+    async def _wait_meshed(self) -> None:
+        deadline = trio.current_time() + self.options.ready_timeout
+        while not self.interrupted:
+            await self._poll_all()
+            alive = self.alive()
+            waiting = [p for p in alive if not self.snapshots.get(p.spec.index, {}).get("ready")]
+            if not waiting:
+                return
+            if trio.current_time() > deadline:
+                names = ", ".join(p.spec.name for p in waiting)
+                self.say(f"devnet: {names} not meshed after {self.options.ready_timeout:g} s; starting anyway")
+                return
+            await trio.sleep(TICK_S)
+
+    async def _watch(self) -> None:
+        opts = self.options
+        end = None
+        if opts.rounds is not None and self.t0 is not None:
+            linger = max(2.0, opts.round_seconds)
+            end = self.t0 + opts.rounds * opts.round_seconds + linger + OVERRUN_S
+        while self.alive():
+            if end is not None and time.time() > end and not self.overran:
+                self.overran = True
+                self.say("devnet: peers still running long after their last round; stopping them")
+                for proc in self.alive():
+                    proc.send(signal.SIGTERM)
+            await trio.sleep(TICK_S)
+
+    async def _stop_all(self) -> None:
+        """SIGTERM what is left, give it time to write its stats, then SIGKILL."""
+        for proc in self.alive():
+            proc.send(signal.SIGTERM)
+        with trio.move_on_after(STOP_TIMEOUT_S):
+            for proc in self.procs:
+                await proc.wait()
+        for proc in self.procs:
+            proc.close()
+
+    async def _dashboard(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console(file=self.out)
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+            self._live = live
+            try:
+                while True:
+                    await self._poll_all()
+                    live.update(self._table(), refresh=True)
+                    await trio.sleep(TICK_S)
+            finally:
+                self._live = None
+                # The last frame shows how each peer ended, from the final stats files.
+                for proc in self.procs:
+                    final = load_final_stats(proc)
+                    if final is not None:
+                        self.snapshots[proc.spec.index] = final
+                live.update(self._table(), refresh=True)
+
+    def _table(self):
+        rows = [(p.spec.index, p.spec.peer_id, p.outcome(), self.snapshots.get(p.spec.index)) for p in self.procs]
+        return peers_table(rows, f"swarm devnet: {len(self.alive())}/{len(self.procs)} peers running")
+
+
+async def run_devnet(options: DevnetOptions, out: TextIO | None = None) -> DevnetResult:
+    return await Devnet(options, out).run()

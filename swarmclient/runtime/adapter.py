@@ -1,0 +1,72 @@
+"""The runtime's seams to the wire format (protocol.wire) and the node (swarmclient.net).
+
+Kept in one place so the round loop reads as rounds, not as library calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from protocol.wire import Envelope, Kind, Rollout, RolloutBatch, RolloutGroup
+from swarmclient.runtime.synthetic import synthetic_groups
+
+# Until a policy exists, batches name a fixed placeholder checkpoint: the hash of this tag.
+SYNTHETIC_CHECKPOINT = hashlib.sha256(b"swarm-synthetic-policy/0").digest()
+
+
+def make_batch(peer_id: str, round_index: int, target_bytes: int | None = None) -> RolloutBatch:
+    """The synthetic batch of a round. With a fixed `target_bytes` (benchmarks) the groups
+    are generated once and reused, so generation cost does not throttle the offered rate."""
+    if target_bytes is not None:
+        return RolloutBatch(round=round_index, checkpoint=SYNTHETIC_CHECKPOINT, groups=_fixed_groups(peer_id, target_bytes))
+    return RolloutBatch(round=round_index, checkpoint=SYNTHETIC_CHECKPOINT, groups=_groups(peer_id, round_index, None))
+
+
+@functools.lru_cache(maxsize=4)
+def _fixed_groups(peer_id: str, target_bytes: int) -> tuple[RolloutGroup, ...]:
+    return _groups(peer_id, 0, target_bytes)
+
+
+def _groups(peer_id: str, round_index: int, target_bytes: int | None) -> tuple[RolloutGroup, ...]:
+    return tuple(
+        RolloutGroup(
+            task=g.task,
+            params=dict(g.params),
+            seed=g.seed,
+            completions=tuple(Rollout(text=c, tokens=len(c.split())) for c in g.completions),
+        )
+        for g in synthetic_groups(peer_id, round_index, target_bytes)
+    )
+
+
+def batch_text_bytes(batch: RolloutBatch) -> int:
+    return sum(len(r.text.encode()) for g in batch.groups for r in g.completions)
+
+
+def as_rollout_batch(envelope: Envelope) -> tuple[str, int, int, int] | None:
+    """(sender peer id, round, text bytes, sent ts ms) of a rollout batch; None otherwise."""
+    if envelope.kind is not Kind.ROLLOUTS or not isinstance(envelope.body, RolloutBatch):
+        return None
+    return envelope.peer_id.to_base58(), envelope.body.round, batch_text_bytes(envelope.body), envelope.ts
+
+
+def make_node(identity: Any, config: Any) -> Any:
+    from swarmclient.net import Node
+
+    return Node(identity, config)
+
+
+async def received(node: Any) -> AsyncIterator[Envelope]:
+    async for envelope in node.received:
+        yield envelope
+
+
+def rollout_mesh_size(stats: Any) -> int:
+    """Mesh peers on the rollouts topic (the topic the round loop depends on)."""
+    for topic, count in stats.mesh_peers.items():
+        if topic.endswith("/rollouts/1"):
+            return count
+    return 0

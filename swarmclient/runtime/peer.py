@@ -1,0 +1,328 @@
+"""The peer runtime: what one `swarm peer` / `swarm join` / devnet process runs.
+
+One nursery tree: the libp2p node (swarmclient.net), the control endpoint
+(swarmclient.control), a receive loop, and the round loop. Until the SAPO loop exists the
+round loop is synthetic: each round the peer publishes one RolloutBatch of realistic size
+(swarmclient.runtime.synthetic) and records which batches of the others it received.
+
+Rounds are wall-clock based: round r starts at t0 + r * round_seconds, whatever the other
+peers do, so a slow or dead peer never blocks anyone. In a devnet every peer gets the same
+t0 through a start file the orchestrator writes once all peers are meshed; a peer run on
+its own starts when it is connected (or after `ready_timeout`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from swarmclient import config as config_mod
+from swarmclient import control
+from swarmclient import identity as identity_mod
+from swarmclient.errors import SwarmError
+from swarmclient.home import Home
+from swarmclient.runtime import adapter
+from swarmclient.runtime.ledger import BatchLedger
+
+STATS_FORMAT = "swarm-peer-stats/1"
+# A parent that dies is noticed this fast even where PR_SET_PDEATHSIG does not exist.
+PARENT_POLL_S = 0.5
+START_FILE_POLL_S = 0.05
+DIAL_RETRY_S = 0.5
+
+
+def control_socket_path(home: Home) -> Path:
+    return home.root / "control.sock"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    rounds: int | None = None  # None: run until stopped
+    round_seconds: float = 2.0
+    # After the last round, keep receiving and relaying this long, so batches published
+    # late in the last round by slower peers still arrive (default: one round, >= 2 s).
+    linger_seconds: float | None = None
+    # Devnet: wait for this file (JSON {"t0": epoch seconds}) before round 0.
+    start_file: Path | None = None
+    stats_out: Path | None = None  # final snapshot written here (JSON)
+    parent_pid: int | None = None  # exit cleanly when this process is gone
+    expect_peers: int = 0  # "ready" once this many peers are connected and meshed
+    ready_timeout: float = 60.0
+    # Fixed batch size in bytes of text (benchmarks); None: the synthetic size spread.
+    batch_bytes: int | None = None
+
+    @property
+    def linger(self) -> float:
+        return self.linger_seconds if self.linger_seconds is not None else max(2.0, self.round_seconds)
+
+
+class PeerRuntime:
+    def __init__(self, home: Home, options: RuntimeOptions) -> None:
+        self.home = home
+        self.options = options
+        self.identity = identity_mod.load(home)
+        self.config = config_mod.load(home.config)
+        self.peer_id = self.identity.peer_id.to_base58()
+        self.events = control.EventHub()
+        self.ledger = BatchLedger()
+        self.node: Any = None
+        self.phase = "starting"
+        self.round = -1
+        self.t0: float | None = None
+        self.started_ms = now_ms()
+        self.stopped_ms: int | None = None
+        self.stop_reason: str | None = None
+        self.ready = False
+        self.errors: list[str] = []
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def snapshot(self, *, detail: bool = False) -> dict[str, Any]:
+        node_stats = self.node.stats().to_json() if self.node is not None else None
+        return {
+            "format": STATS_FORMAT,
+            "peer_id": self.peer_id,
+            "address": self.identity.address,
+            "pid": os.getpid(),
+            "phase": self.phase,
+            "ready": self.ready,
+            "round": self.round,
+            "rounds_total": self.options.rounds,
+            "round_seconds": self.options.round_seconds,
+            "t0": self.t0,
+            "started_ms": self.started_ms,
+            "stopped_ms": self.stopped_ms,
+            "stop_reason": self.stop_reason,
+            "batches": self.ledger.to_json(detail=detail),
+            "node": node_stats,
+            "errors": list(self.errors),
+        }
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.events.publish({"type": "phase", "phase": phase, "ts_ms": now_ms()})
+        self.log(f"phase {phase}")
+
+    def log(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{now_ms() % 1000:03d}"
+        print(f"{stamp} {self.peer_id[-8:]} {text}", file=sys.stderr, flush=True)
+
+    def write_stats(self) -> None:
+        path = self.options.stats_out
+        if path is None:
+            return
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.snapshot(detail=True), indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+
+    # -- the component ---------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until the rounds are done (or forever without `rounds`); then return."""
+        try:
+            async with trio.open_nursery() as nursery:
+                if self.options.parent_pid:
+                    nursery.start_soon(self._watch_parent, nursery.cancel_scope)
+                self.node = adapter.make_node(self.identity, self.config)
+                self.log("starting node")
+                await nursery.start(self.node.serve)
+                self.log(f"node up, listening on {', '.join(self.config.network.listen)}")
+                await nursery.start(
+                    control.serve, control_socket_path(self.home), self.snapshot, self.events
+                )
+                nursery.start_soon(self._receive_loop)
+                nursery.start_soon(self._dial_bootstrap)
+                task_status.started()
+                await self._wait_ready()
+                await self._wait_start()
+                await self._round_loop()
+                self.stop_reason = self.stop_reason or "rounds-done"
+                nursery.cancel_scope.cancel()
+        finally:
+            self.stopped_ms = now_ms()
+            self.stop_reason = self.stop_reason or "stopped"
+            self.phase = "stopped"
+            self.write_stats()
+
+    async def _watch_parent(self, scope: trio.CancelScope) -> None:
+        while os.getppid() == self.options.parent_pid:
+            await trio.sleep(PARENT_POLL_S)
+        self.stop_reason = "parent-gone"
+        scope.cancel()
+
+    async def _dial_bootstrap(self) -> None:
+        """Dial every configured bootstrap peer until connected: in a devnet the others
+        start at the same moment, so the first dials may come before they listen."""
+        pending = list(self.config.network.bootstrap)
+        while pending:
+            still = []
+            for addr in pending:
+                try:
+                    with trio.fail_after(5):
+                        await self.node.connect(addr)
+                    self.events.publish({"type": "dialled", "addr": addr, "ts_ms": now_ms()})
+                    self.log(f"dialled {addr}")
+                except (SwarmError, trio.TooSlowError, OSError) as exc:
+                    still.append(addr)
+                    self._last_dial_error = f"{addr}: {exc}"
+            pending = still
+            if pending:
+                await trio.sleep(DIAL_RETRY_S)
+
+    def _meshed(self) -> bool:
+        stats = self.node.stats()
+        want = self.options.expect_peers
+        if len(stats.connected_peers) < want:
+            return False
+        mesh = adapter.rollout_mesh_size(stats)
+        return mesh >= min(want, 1) if want else True
+
+    async def _wait_ready(self) -> None:
+        self._set_phase("connecting")
+        deadline = trio.current_time() + self.options.ready_timeout
+        while not self._meshed():
+            if trio.current_time() > deadline:
+                self.errors.append(
+                    f"not meshed after {self.options.ready_timeout:g} s "
+                    f"(connected {len(self.node.stats().connected_peers)}, wanted {self.options.expect_peers})"
+                )
+                break
+            await trio.sleep(0.1)
+        self.ready = True
+        self.events.publish({"type": "ready", "ts_ms": now_ms()})
+        stats = self.node.stats()
+        self.log(f"ready: {len(stats.connected_peers)} connected, mesh {adapter.rollout_mesh_size(stats)}")
+
+    async def _wait_start(self) -> None:
+        path = self.options.start_file
+        if path is None:
+            self.t0 = time.time()
+            return
+        self._set_phase("waiting-start")
+        while True:
+            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+                self.t0 = float(json.loads(path.read_text())["t0"])
+                return
+            await trio.sleep(START_FILE_POLL_S)
+
+    async def _sleep_until(self, wall: float) -> None:
+        await trio.sleep(max(0.0, wall - time.time()))
+
+    def _offset(self) -> float:
+        # Spread publishes over the first quarter of a round so peers do not all send at
+        # the same instant (as real peers would not: generation takes variable time).
+        h = int.from_bytes(hashlib.sha256(self.peer_id.encode()).digest()[:4], "big")
+        return (h / 2**32) * 0.25 * self.options.round_seconds
+
+    async def _round_loop(self) -> None:
+        assert self.t0 is not None
+        self._set_phase("running")
+        period = self.options.round_seconds
+        # A peer that reads the start time late joins the current round, not round 0.
+        r = max(0, math.floor((time.time() - self.t0) / period))
+        while self.options.rounds is None or r < self.options.rounds:
+            await self._sleep_until(self.t0 + r * period + self._offset())
+            self.round = r
+            self.events.publish({"type": "round", "round": r, "ts_ms": now_ms()})
+            await self._publish_batch(r)
+            r += 1
+        self._set_phase("lingering")
+        await self._sleep_until(self.t0 + r * period + self.options.linger)
+
+    async def _publish_batch(self, round_index: int) -> None:
+        body = adapter.make_batch(self.peer_id, round_index, self.options.batch_bytes)
+        size = adapter.batch_text_bytes(body)
+        at = now_ms()
+        try:
+            await self.node.publish(body)
+        except SwarmError as exc:
+            # Visible, never silent: the report shows every batch that could not be sent.
+            self.ledger.on_publish_failed(exc.reason)
+            self.errors.append(f"round {round_index}: publish failed: {exc}")
+            return
+        self.ledger.on_published(round_index, at, size)
+        self.events.publish({"type": "published", "round": round_index, "bytes": size, "ts_ms": at})
+
+    async def _receive_loop(self) -> None:
+        async for envelope in adapter.received(self.node):
+            batch = adapter.as_rollout_batch(envelope)
+            if batch is None:
+                continue
+            sender, round_index, size, sent_ms = batch
+            if sender == self.peer_id:
+                continue  # our own batch, echoed back by a relay
+            latency = max(0.0, now_ms() - sent_ms)
+            if self.ledger.on_received(sender, round_index, latency, size):
+                self.events.publish(
+                    {"type": "received", "from": sender, "round": round_index, "bytes": size,
+                     "latency_ms": latency, "ts_ms": now_ms()}
+                )
+
+
+def run_peer(home: Home, options: RuntimeOptions) -> int:
+    """Run one peer in this process until done or SIGINT/SIGTERM; returns an exit code.
+
+    A signal is a normal way to stop: the final stats are written and the exit code is 0.
+    """
+    if not _die_with_parent(options.parent_pid):
+        return 0
+    runtime = PeerRuntime(home, options)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def on_signals() -> None:
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        runtime.stop_reason = f"signal-{signal.Signals(signum).name}"
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(on_signals)
+            await runtime.serve()
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main)
+    except SwarmError as exc:
+        print(f"swarm peer: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # A SIGINT that arrived before the signal receiver was installed.
+        return 0
+    return 0
+
+
+def _die_with_parent(parent_pid: int | None) -> bool:
+    """Ask Linux to SIGTERM us when the process that spawned us dies, even by SIGKILL
+    (PR_SET_PDEATHSIG); elsewhere the runtime's parent watcher does the same by polling.
+    False when the parent is already gone (there is nobody to run for)."""
+    if not parent_pid:
+        return True
+    if not sys.platform.startswith("linux"):
+        return os.getppid() == parent_pid
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    # Checked after the request: a parent that died before it took effect never signals us.
+    return os.getppid() == parent_pid
