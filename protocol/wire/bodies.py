@@ -173,12 +173,15 @@ class Claim(Body):
     round: int = wire(UInt())
     ckpt_before: bytes = wire(HASH32)
     ckpt_after: bytes = wire(HASH32)
-    batch_digest: bytes = wire(HASH32)
+    batch_digest: bytes = wire(HASH32)  # the SAPO training batch's digest (I local + J external)
     hparams: dict[str, Any] = wire(HPARAMS)
     trace_root: bytes = wire(HASH32)
     op_count: int = wire(UInt())
     local_samples: int = wire(U32)
     external_samples: int = wire(U32)
+    # Optimizer steps from ckpt_before to ckpt_after: the length of Verde's level-1
+    # bisection and the `steps` of the on-chain claim.  Last only so it can default.
+    steps: int = wire(UInt(lo=1), default=1)
 
     def hparams_digest(self) -> bytes:
         """sha256(b"swarm-hparams/1\\0" || canonical msgpack of the hparams map)."""
@@ -188,7 +191,7 @@ class Claim(Body):
     def summary(self) -> str:
         return (
             f"Claim(round={self.round}, {self.ckpt_before[:4].hex()}->{self.ckpt_after[:4].hex()}, "
-            f"ops={self.op_count}, samples={self.local_samples}+{self.external_samples})"
+            f"steps={self.steps}, ops={self.op_count}, samples={self.local_samples}+{self.external_samples})"
         )
 
 

@@ -43,8 +43,9 @@ def unpack(data: bytes, cap: int) -> Any:
             max_map_len=cap,
             max_ext_len=0,
         )
-    except (ValueError, TypeError, OverflowError, msgpack.UnpackException) as exc:
-        # ValueError covers ExtraData, FormatError, StackError, OutOfData and bad UTF-8.
+    except (ValueError, TypeError, OverflowError, RecursionError, msgpack.UnpackException) as exc:
+        # ValueError covers ExtraData, FormatError, StackError, OutOfData and bad UTF-8;
+        # RecursionError only if msgpack's pure-Python fallback is in use.
         raise ProtocolError(WireReason.MALFORMED, f"not one strict msgpack value ({type(exc).__name__})") from None
 
 

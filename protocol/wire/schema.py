@@ -283,9 +283,10 @@ class ScalarMap:
         return value
 
 
-def wire(kind: Any) -> Any:
-    """Declare a dataclass field's wire type: `name: int = wire(UInt())`."""
-    return dataclasses.field(metadata={"wire": kind})
+def wire(kind: Any, default: Any = dataclasses.MISSING) -> Any:
+    """Declare a dataclass field's wire type: `name: int = wire(UInt())`.  A default
+    is only a constructor convenience: the field is still required on the wire."""
+    return dataclasses.field(default=default, metadata={"wire": kind})
 
 
 class Struct:

@@ -145,7 +145,7 @@ def test_largest_small_bodies_fit_their_caps():
     claim_ = Claim(
         round=2**64 - 1, ckpt_before=b"\xff" * 32, ckpt_after=b"\xff" * 32, batch_digest=b"\xff" * 32,
         hparams={f"{i:02d}" + "k" * 30: [big] * 4 for i in range(32)}, trace_root=b"\xff" * 32,
-        op_count=2**64 - 1, local_samples=2**32 - 1, external_samples=2**32 - 1,
+        op_count=2**64 - 1, local_samples=2**32 - 1, external_samples=2**32 - 1, steps=2**64 - 1,
     )
     notice = DisputeNotice(
         claim_digest=b"\xff" * 32, accused=SIGNERS[0].peer_id, game_id=2**64 - 1, chain_id=2**64 - 1,

@@ -97,6 +97,7 @@ claim = st.builds(
     op_count=U64,
     local_samples=U32,
     external_samples=U32,
+    steps=st.integers(1, 2**64 - 1),
 )
 dispute = st.builds(
     DisputeNotice,
