@@ -47,7 +47,7 @@ class ReplayStats:
     unsafe_evictions: int  # ... whose messages could still be fresh (replay window reopened)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Window:
     highest: int
     seen: int  # bit i set: seq (highest - i) accepted
@@ -75,6 +75,7 @@ class ReplayGuard:
         if window < 1 or max_senders < 1:
             raise ValueError("window and max_senders must be positive")
         self.window = window
+        self._mask = (1 << window) - 1
         self.max_senders = max_senders
         self._forget_after_ms = max_age_ms + max_future_ms
         self._senders: collections.OrderedDict[bytes, _Window] = collections.OrderedDict()
@@ -90,7 +91,7 @@ class ReplayGuard:
             self._senders[envelope.sender] = _Window(highest=seq, seen=1, last_ms=now)
         elif seq > state.highest:
             shift = seq - state.highest
-            state.seen = ((state.seen << shift) | 1) & ((1 << self.window) - 1) if shift < self.window else 1
+            state.seen = ((state.seen << shift) | 1) & self._mask if shift < self.window else 1
             state.highest = seq
             state.last_ms = now
             self._senders.move_to_end(envelope.sender)

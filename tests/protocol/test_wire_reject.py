@@ -8,6 +8,8 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.secp256k1 import create_new_key_pair as create_secp256k1_key_pair
 from libp2p.peer.id import ID
@@ -345,3 +347,33 @@ def test_every_reason_code_is_reachable():
         parse_topic("/swarm/x/bogus/1")
     covered.add(err.value.reason)
     assert covered == set(WireReason)
+
+
+class _Env:
+    """Just the two fields ReplayGuard reads, so the model test can run thousands of events."""
+
+    def __init__(self, sender: bytes, seq: int) -> None:
+        self.sender, self.seq = sender, seq
+
+
+@settings(max_examples=200)
+@given(
+    window=st.integers(1, 70),
+    events=st.lists(st.tuples(st.sampled_from([b"a", b"b"]), st.integers(0, 200)), max_size=120),
+)
+def test_replay_guard_matches_a_set_model(window, events):
+    """Accept iff never accepted before and above (highest accepted - window)."""
+    guard = ReplayGuard(window=window)
+    seen: dict[bytes, set[int]] = {b"a": set(), b"b": set()}
+    for sender, seq in events:
+        accepted_model = seq not in seen[sender] and (not seen[sender] or seq > max(seen[sender]) - window)
+        try:
+            guard.check(_Env(sender, seq), now_ms=NOW)
+            accepted = True
+        except ProtocolError as exc:
+            accepted = False
+            expected = WireReason.REPLAY if seq in seen[sender] and seq > max(seen[sender]) - window else WireReason.SEQ_TOO_OLD
+            assert exc.reason is expected
+        assert accepted == accepted_model
+        if accepted:
+            seen[sender].add(seq)
