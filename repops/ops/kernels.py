@@ -89,20 +89,33 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     k = a.shape[-1]
     s = matmul_slice_bits(k)
-    a64 = P.widen(a)
-    b64 = P.widen(b)
-    amax_row = torch.amax(P.abs_(a64), dim=-1, keepdim=True)  # (..., M, 1); exact
-    bmax_col = torch.amax(P.abs_(b64), dim=-2, keepdim=True)  # (..., 1, N)
-    e_row, bad_row = _scale_exponent(amax_row)
-    e_col, bad_col = _scale_exponent(bmax_col)
-    ai = P.round_even(P.mul(a64, P.pow2(s - e_row)))
-    bi = P.round_even(P.mul(b64, P.pow2(s - e_col)))
-    # torch.matmul on float64 integers whose sums stay below 2**53: exact, order-free.
-    acc = torch.matmul(ai, bi)
-    y = P.narrow(P.mul(P.mul(acc, P.pow2(e_row - s)), P.pow2(e_col - s)))
-    y = P.add(y, 0.0)
-    bad = bad_row | bad_col
-    return P.where(bad, torch.full_like(y, NAN), y)
+    a_grid, pen_row = _to_grid(a, -1, s)
+    b_grid, pen_col = _to_grid(b, -2, s)
+    # torch.matmul on float64 values that are integers times 2**(E-s) and 2**(F-s): every
+    # product and partial sum of one output is an integer multiple of 2**(E+F-2s) below
+    # 2**(53+E+F-2s), so it is exact: any summation order, blocking or FMA gives S exactly.
+    acc = torch.matmul(a_grid, b_grid)
+    # narrow rounds once; adding the +0 / NaN penalties maps -0 to +0 and poisons bad lines.
+    y = P.narrow(acc)
+    return y.add_(pen_row).add_(pen_col) if y.shape == torch.broadcast_shapes(y.shape, pen_row.shape, pen_col.shape) \
+        else P.add(P.add(y, pen_row), pen_col)
+
+
+def _to_grid(x: torch.Tensor, dim: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(round_half_even(x * 2**(s-E)) * 2**(E-s) in binary64, penalty), E per line along
+    `dim`; penalty is +0.0 for a finite line and NaN for one holding an inf or NaN."""
+    x64 = P.widen(x)
+    absmax = torch.amax(x64.abs(), dim=dim, keepdim=True)  # exact
+    e, bad = _scale_exponent(absmax)
+    # Round to the grid 2**(E-s), ties to even, in place on the fresh binary64 copy:
+    # x + c - c with c = 1.5 * 2**(52+E-s) (|x| < 2**E, so x + c lies in [2**(52+E-s),
+    # 2**(53+E-s)) whose ulp is exactly 2**(E-s); both ops are single IEEE roundings). The
+    # same value as round_half_even(x * 2**(s-E)) * 2**(E-s) (the reference computes that),
+    # without torch.round, which is slow on CPU.
+    c = P.mul(P.pow2(52 + e - s), 1.5)
+    x64.add_(c).sub_(c)
+    pen = P.where(bad, torch.tensor(NAN, device=x.device), torch.tensor(0.0, device=x.device)).to(x.dtype)
+    return x64, pen
 
 
 # ------------------------------------------------------------------------ transcendentals
@@ -119,24 +132,26 @@ LOG_COEFFS = tuple(1 / (2 * n + 1) for n in range(7, -1, -1))  # z^7/15 ... 1/1
 GELU_C0 = float.fromhex("0x1.9884533d43651p-1")  # sqrt(2/pi), rounded to binary64
 GELU_C1 = 0.044715
 EXP_CLAMP = 700.0
+ROUND_C = 1.5 * 2.0**52  # (t + ROUND_C) - ROUND_C = round_half_even(t) for |t| < 2**51
 
 
 def exp64(x: torch.Tensor) -> torch.Tensor:
     """binary64 program for e**x, x finite binary64 (NaN must be masked by the caller).
 
       x = clamp(x, -700, 700)
-      k = round_half_even(x * INV_LN2)
+      k = round_half_even(x * INV_LN2)          (as (t + ROUND_C) - ROUND_C, |t| < 2**51)
       r = (x - k * LN2_HI) - k * LN2_LO          |r| <= 0.3466
       p = EXP_COEFFS[0]; p = p * r + c for c in EXP_COEFFS[1:]   (Horner, 1/10! .. 1/0!)
       return p * 2**k
-    Relative error < 2**-41 (truncation r^11/11! plus roundings)."""
-    x = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
-    k = P.round_even(P.mul(x, INV_LN2))
-    r = P.sub(P.sub(x, P.mul(k, LN2_HI)), P.mul(k, LN2_LO))
+    Relative error < 2**-41 (truncation r^11/11! plus roundings). In-place ops on fresh
+    buffers: the same IEEE operations in the same order, without an allocation per step."""
+    xc = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
+    k = P.mul(xc, INV_LN2).add_(ROUND_C).sub_(ROUND_C)
+    r = xc.sub_(P.mul(k, LN2_HI)).sub_(P.mul(k, LN2_LO))
     p = torch.full_like(r, EXP_COEFFS[0])
     for c in EXP_COEFFS[1:]:
-        p = P.add(P.mul(p, r), c)
-    return P.mul(p, P.pow2(k))
+        p.mul_(r).add_(c)
+    return p.mul_(P.pow2(k))
 
 
 def exp(x: torch.Tensor) -> torch.Tensor:
@@ -187,8 +202,8 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     nan = P.isnan(x)
     a = torch.clamp(P.abs_(P.widen(P.where(nan, torch.zeros_like(x), x))), max=20.0)
     a2 = P.mul(a, a)
-    poly = P.add(a, P.mul(P.mul(a2, a), P.add(-1 / 3, P.mul(a2, 2 / 15))))
-    big = P.sub(1.0, P.div(2.0, P.add(exp64(P.mul(a, 2.0)), 1.0)))
+    poly = P.mul(a2, a).mul_(P.mul(a2, 2 / 15).add_(-1 / 3)).add_(a)
+    big = P.div(2.0, exp64(P.mul(a, 2.0)).add_(1.0)).neg_().add_(1.0)  # 1 - q as -q + 1
     t = P.narrow(P.where(a < TANH_SMALL, poly, big))
     bits = P.ior(P.bitcast_f32_i32(t), P.iand(P.bitcast_f32_i32(x), -(2**31)))
     return P.where(nan, x, P.bitcast_i32_f32(bits))
@@ -197,8 +212,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
 def _gelu_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(xd, q, den) in binary64: v = -2 * (C0 * (x + C1 * x*x*x)); q = exp64(v); den = 1 + q."""
     xd = P.widen(x)
-    inner = P.add(xd, P.mul(P.mul(P.mul(xd, xd), xd), GELU_C1))
-    v = P.mul(P.mul(inner, GELU_C0), -2.0)
+    v = P.mul(xd, xd).mul_(xd).mul_(GELU_C1).add_(xd).mul_(GELU_C0).mul_(-2.0)
     q = exp64(v)
     return xd, q, P.add(q, 1.0)
 
@@ -225,9 +239,9 @@ def gelu_grad(x: torch.Tensor) -> torch.Tensor:
     xs = P.where(nan | inf, torch.zeros_like(x), x)
     xd, q, den = _gelu_parts(xs)
     sig = P.div(1.0, den)
-    w = P.div(P.div(q, den), den)
-    du = P.mul(2 * GELU_C0, P.add(1.0, P.mul(3 * GELU_C1, P.mul(xd, xd))))
-    d = P.narrow(P.add(sig, P.mul(P.mul(xd, w), du)))
+    w = P.div(q.div_(den), den)
+    du = P.mul(xd, xd).mul_(3 * GELU_C1).add_(1.0).mul_(2 * GELU_C0)
+    d = P.narrow(w.mul_(xd).mul_(du).add_(sig))
     d = P.where(x == INF, torch.ones_like(d), P.where(x == -INF, torch.zeros_like(d), d))
     return P.where(nan, x, d)
 

@@ -1,0 +1,140 @@
+"""RepOps vs plain torch, side by side in one run: per-op ratios (matmul, softmax, layernorm,
+GELU, cross-entropy, AdamW) at the tiny policy's shapes, then a whole training step of the
+policy (repops.step.train_step) against the same architecture in plain torch
+(bench.torch_twin), with tracing off and on.
+
+    .venv/bin/python -m bench.repops_step [--json] [--threads N] [--repeat R]
+
+Each figure is the median of R timed runs after one warm-up; ratios divide medians taken
+in the same process, interleaved, so machine load affects both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as TF
+
+from repops import functional as F
+from repops.ops import kernels as K
+from repops.optim import AdamW
+
+
+def _median_pair(ours: Callable[[], object], theirs: Callable[[], object], repeat: int) -> tuple[float, float]:
+    ours()
+    theirs()
+    a, b = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        ours()
+        t1 = time.perf_counter()
+        theirs()
+        t2 = time.perf_counter()
+        a.append(t1 - t0)
+        b.append(t2 - t1)
+    return statistics.median(a), statistics.median(b)
+
+
+def op_benchmarks(repeat: int, rows: int, d: int, heads: int, t: int, vocab: int) -> dict[str, dict[str, float]]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, d, generator=g)
+    w = torch.randn(3 * d, d, generator=g)
+    att = torch.randn(rows // t, heads, t, t, generator=g)
+    hid = torch.randn(rows, 4 * d, generator=g)
+    lw, lb = torch.ones(d), torch.zeros(d)
+    logits = torch.randn(rows, vocab, generator=g)
+    targets = torch.randint(0, vocab, (rows,), generator=g)
+    params = [torch.nn.Parameter(torch.randn(3 * d, d, generator=g)) for _ in range(8)]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g)
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    for p, q in zip(twins, params):
+        p.grad = q.grad.clone()
+    ours_opt = AdamW(params, lr=1e-3)
+    torch_opt = torch.optim.AdamW(twins, lr=1e-3)
+
+    cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
+        f"matmul {rows}x{d}x{3 * d}": (lambda: K.matmul(x, w.t()), lambda: x @ w.t()),
+        f"softmax {tuple(att.shape)}": (lambda: K.softmax(att), lambda: torch.softmax(att, -1)),
+        f"layer_norm {rows}x{d}": (lambda: K.layer_norm(x, lw, lb, 1e-5), lambda: TF.layer_norm(x, (d,), lw, lb)),
+        f"gelu {rows}x{4 * d}": (lambda: K.gelu(hid), lambda: TF.gelu(hid, approximate="tanh")),
+        f"cross_entropy {rows}x{vocab}": (lambda: F.cross_entropy(logits, targets), lambda: TF.cross_entropy(logits, targets)),
+        f"adamw 8x{3 * d}x{d}": (ours_opt.step, torch_opt.step),
+    }
+    out = {}
+    for name, (ours, theirs) in cases.items():
+        a, b = _median_pair(ours, theirs, repeat)
+        out[name] = {"repops_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": a / b}
+    return out
+
+
+def step_benchmark(repeat: int, batch: int, seq: int) -> dict[str, float] | None:
+    try:
+        from bench.torch_twin import twin_of
+        from repops import step as S
+        from repops.model import Policy, PolicyConfig
+    except ImportError:
+        return None
+    cfg = PolicyConfig()
+    seq = min(seq, cfg.context)
+    model = Policy(cfg, seed=1)
+    twin = twin_of(model)
+    opt = S.make_optimizer(model, S.StepConfig(model=cfg))
+    torch_opt = torch.optim.AdamW(twin.parameters(), lr=1e-3, weight_decay=0.0)
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g)
+    b = S.Batch(tokens, torch.roll(tokens, -1, 1), torch.ones(batch, seq), torch.ones(batch))
+
+    def torch_step() -> None:
+        torch_opt.zero_grad()
+        twin.loss(b.tokens, b.targets, b.weights, b.mask).backward()
+        torch_opt.step()
+
+    untraced, plain = _median_pair(lambda: S.train_step(model, opt, b, trace_ops=False), torch_step, repeat)
+    traced, _ = _median_pair(lambda: S.train_step(model, opt, b, trace_ops=True), lambda: None, repeat)
+    return {
+        "batch": batch,
+        "seq": seq,
+        "torch_ms": plain * 1e3,
+        "repops_ms": untraced * 1e3,
+        "repops_traced_ms": traced * 1e3,
+        "step_ratio": untraced / plain,
+        "tracing_overhead": traced / untraced - 1.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=16, help="rows of the policy step")
+    ap.add_argument("--seq", type=int, default=64, help="positions per row")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = {
+        "threads": torch.get_num_threads(),
+        "ops": op_benchmarks(args.repeat, rows=args.batch * args.seq, d=64, heads=4, t=args.seq, vocab=97),
+        "step": step_benchmark(args.repeat, args.batch, args.seq),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"threads: {result['threads']}")
+    for name, r in result["ops"].items():
+        print(f"{name:34s} repops {r['repops_ms']:8.2f} ms  torch {r['torch_ms']:7.2f} ms  ratio {r['ratio']:6.1f}x")
+    s = result["step"]
+    if s:
+        print(f"step B={s['batch']} T={s['seq']}: repops {s['repops_ms']:.1f} ms, torch {s['torch_ms']:.1f} ms, "
+              f"ratio {s['step_ratio']:.2f}x; tracing +{100 * s['tracing_overhead']:.0f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
