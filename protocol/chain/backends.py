@@ -71,8 +71,13 @@ class Chain:
         dev = self.w3.eth.accounts
         if not dev:
             raise ProtocolError(ChainReason.UNFUNDED, f"{self.kind} node has no dev accounts to fund {address} from")
-        tx = self.w3.eth.send_transaction({"from": dev[0], "to": address, "value": wei})
-        self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+        try:
+            tx = self.w3.eth.send_transaction({"from": dev[0], "to": address, "value": wei})
+            self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+        except (Web3Exception, ValueError, OSError, requests.RequestException) as exc:
+            from protocol.chain.worker import classify
+
+            raise classify(exc) from exc
 
     def close(self) -> None:
         if self.anvil is not None:

@@ -20,11 +20,10 @@ from typing import Any, Sequence
 import trio
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3Exception
 
 from protocol.chain.commit import Claim, batch_key, tree_proof, tree_root
 from protocol.chain.deployment import Deployment
-from protocol.chain.worker import TxResult, TxWorker, classify
+from protocol.chain.worker import CHAIN_ERRORS, TxResult, TxWorker, classify
 
 ZERO32 = b"\0" * 32
 
@@ -78,7 +77,7 @@ class _Wrapper:
         def call() -> Any:
             try:
                 return fn.call()
-            except (ContractLogicError, Web3Exception, ValueError, OSError) as exc:
+            except CHAIN_ERRORS as exc:
                 raise classify(exc) from exc
 
         return await trio.to_thread.run_sync(call)

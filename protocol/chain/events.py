@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import trio
 from web3 import Web3
-from web3.exceptions import Web3Exception
 
 from protocol.chain.client import EventDecoder
-from protocol.chain.worker import classify
+from protocol.chain.worker import CHAIN_ERRORS, classify
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class ChainEvent:
 def fetch_events(w3: Web3, decoder: EventDecoder, addresses: list[str], from_block: int, to_block: int) -> list[ChainEvent]:
     try:
         logs = w3.eth.get_logs({"fromBlock": from_block, "toBlock": to_block, "address": addresses})
-    except (Web3Exception, ValueError, OSError) as exc:
+    except CHAIN_ERRORS as exc:
         raise classify(exc) from exc
     events = []
     for log in logs:

@@ -11,6 +11,7 @@ same on both.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import h11
@@ -24,7 +25,7 @@ MAX_BODY = 4 * 1024 * 1024
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, HexBytes)):
         return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
@@ -106,7 +107,12 @@ async def _serve_connection(stream: trio.SocketStream, rpc: EmbeddedRpc, limiter
                         reply = [await trio.to_thread.run_sync(rpc.handle, r, limiter=limiter) for r in request]
                     else:
                         reply = await trio.to_thread.run_sync(rpc.handle, request, limiter=limiter)
-                await _respond(stream, conn, 200, json.dumps(reply).encode())
+                try:
+                    payload = json.dumps(reply).encode()
+                except (TypeError, ValueError) as exc:  # a result we cannot encode: say so, keep serving
+                    payload = json.dumps({"jsonrpc": "2.0", "id": None,
+                                          "error": {"code": -32603, "message": f"unencodable result: {exc}"}}).encode()
+                await _respond(stream, conn, 200, payload)
                 body = b""
                 if conn.our_state is h11.MUST_CLOSE:
                     return

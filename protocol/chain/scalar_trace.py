@@ -44,7 +44,26 @@ def apply(opcode: int, a: int, b: int) -> int:
             return _bits(np.float32(x / y))
         if opcode == OPCODES["sqrt"]:
             return _bits(np.sqrt(x))
+        if opcode in (OPCODES["min"], OPCODES["max"]):
+            return _min_max(opcode == OPCODES["max"], a, b)
+        if opcode == OPCODES["neg"]:
+            return 0x7FC00000 if np.isnan(x) else a ^ 0x80000000
+        if opcode == OPCODES["abs"]:
+            return 0x7FC00000 if np.isnan(x) else a & 0x7FFFFFFF
     raise ValueError(f"opcode {opcode} not in the reference")
+
+
+def _min_max(want_max: bool, a: int, b: int) -> int:
+    # lib/float32 semantics: NaN if either is NaN; -0 < +0.
+    x, y = _f(a), _f(b)
+    if np.isnan(x) or np.isnan(y):
+        return 0x7FC00000
+
+    def key(bits: int) -> int:
+        return -(bits & 0x7FFFFFFF) - 1 if bits & 0x80000000 else bits
+
+    pick_b = key(b) > key(a) if want_max else key(b) < key(a)
+    return b if pick_b else a
 
 
 @dataclass

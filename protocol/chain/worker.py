@@ -15,14 +15,17 @@ from typing import Any, Callable
 import requests
 import trio
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed, ValidationError
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from protocol.chain.reasons import ChainReason, revert_error
 from protocol.errors import ProtocolError
 
 GAS_HEADROOM = 1.25
 TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError)
+# What a web3 call can raise: web3's own errors, the embedded chain's, transport errors.
+CHAIN_ERRORS = (Web3Exception, TransactionFailed, ValidationError, ValueError, OSError, *TRANSIENT)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def classify(exc: BaseException) -> ProtocolError:
         return exc
     text = _message(exc)
     low = text.lower()
-    if isinstance(exc, ContractLogicError) or "revert" in low:
+    if isinstance(exc, (ContractLogicError, TransactionFailed)) or "revert" in low:
         return revert_error(text)
     if "insufficient funds" in low or "sender doesn't have enough funds" in low:
         return ProtocolError(ChainReason.UNFUNDED, text.splitlines()[0][:200])
@@ -115,7 +118,7 @@ class TxWorker:
         for attempt in range(self.retries + 1):
             try:
                 return self._once(label, fn, value)
-            except (ContractLogicError, Web3RPCError, Web3Exception, ValueError, *TRANSIENT) as exc:
+            except CHAIN_ERRORS as exc:
                 err = classify(exc)
             if err.reason in (ChainReason.NONCE,):
                 self._nonce = None  # resync from the node and try again
@@ -148,7 +151,7 @@ class TxWorker:
             # Passed estimation but failed when mined (the state moved): replay for the reason.
             try:
                 w3.eth.call({**base, "to": tx.get("to"), "data": tx["data"]}, receipt["blockNumber"] - 1)
-            except ContractLogicError as exc:
+            except (ContractLogicError, TransactionFailed) as exc:
                 raise revert_error(_message(exc)) from exc
             raise ProtocolError(ChainReason.REVERTED, f"{label}: transaction {tx_hash.hex()} failed without a reason")
         return TxResult(label, "0x" + bytes(tx_hash).hex(), receipt["gasUsed"], receipt["blockNumber"], seconds,
