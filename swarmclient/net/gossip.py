@@ -47,6 +47,7 @@ OUTBOUND_QUEUE_SIZE = 4096
 # GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12).
 DEGREE, DEGREE_LOW, DEGREE_HIGH = 6, 4, 12
 HEARTBEAT_INTERVAL_S = 1.0
+IDONTWANT_MIN_BYTES = 1024
 # Message ids stay in the seen cache this long; must exceed the wire's freshness window
 # so a duplicate arriving late is dropped as a duplicate, never flagged as a replay.
 SEEN_TTL_S = 600
@@ -173,6 +174,34 @@ class SwarmGossipSub(GossipSub):
             adaptive_gossip_enabled=False,
         )
         self._on_drop = on_drop
+
+    async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
+        # Read synchronously by _emit_idontwant_for_message, the first thing
+        # GossipSub.publish awaits.
+        self._current = (msg_forwarder, len(pubsub_msg.data))
+        await super().publish(msg_forwarder, pubsub_msg)
+
+    async def _emit_idontwant_for_message(self, msg_id: bytes, topic_ids) -> None:  # type: ignore[no-untyped-def]
+        # py-libp2p sends IDONTWANT to every v1.2 mesh peer for *every* message, before
+        # forwarding it, even for messages we publish ourselves (gossipsub.py
+        # `_emit_idontwant_for_message`, awaited in `publish`): one extra control RPC per
+        # peer per message. go-libp2p only does it for received messages above 1 KiB
+        # (IDontWantMessageThreshold); so do we. Large rollout batches still benefit.
+        forwarder, size = getattr(self, "_current", (None, 0))
+        if self.pubsub is None or forwarder == self.pubsub.my_id or size < IDONTWANT_MIN_BYTES:
+            return
+        await super()._emit_idontwant_for_message(msg_id, topic_ids)
+
+    def send_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, priority: bool = False) -> None:
+        # GossipSub.publish attaches our signed peer record to every message RPC
+        # (`rpc_msg.senderRecord = envelope_bytes`), and every receiver verifies it
+        # again (pubsub/utils.py maybe_consume_signed_record): a signature check per
+        # message per hop, for a record that the hello and subscription RPCs already
+        # carry. Message RPCs go out without it (the RPC object is built per publish, so
+        # clearing it here affects nothing else).
+        if rpc.publish and rpc.HasField("senderRecord"):
+            rpc.ClearField("senderRecord")
+        super().send_rpc(peer_id, rpc, priority)
 
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         ok = super()._check_equivocation(msg)

@@ -8,6 +8,8 @@ security transport and exactly one muxer, so nothing else can be negotiated.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 
 import multiaddr
@@ -24,6 +26,16 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.transport.tcp.tcp import TCP
 
 from swarmclient.errors import SwarmError
+
+# py-libp2p's Yamux sends a WINDOW_UPDATE frame after *every* read when
+# PY_YAMUX_RELEASE_ON_READ is on, its default (stream_muxer/yamux/yamux.py
+# `_yamux_release_on_read`, used in `_auto_tune_and_send_window_update`). Pubsub reads
+# each message's varint length one byte at a time, so one gossip message cost dozens of
+# extra frames each way: at 20 msg/s between two peers p50 latency was 350 ms with it on
+# and 20 ms with it off. Off, credit is returned in batches of half a window, as go-yamux
+# does. The variable is read at call time, so setting it here (before any stream exists)
+# is enough; an operator can still override it from the environment.
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 
 # A connection that opens TCP and then never completes the Noise handshake holds one of
 # the resource manager's connection slots until `inbound_upgrade_timeout` fires
@@ -58,7 +70,7 @@ def make_host(keypair: KeyPair, listen: Sequence[str], *, mdns: bool = False) ->
         inbound_upgrade_timeout=HANDSHAKE_TIMEOUT_S,
         outbound_upgrade_timeout=HANDSHAKE_TIMEOUT_S * 2,
     )
-    return new_host(
+    host = new_host(
         key_pair=keypair,
         sec_opt={NOISE_PROTOCOL_ID: noise},
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
@@ -67,3 +79,26 @@ def make_host(keypair: KeyPair, listen: Sequence[str], *, mdns: bool = False) ->
         enable_mDNS=mdns,
         connection_config=config,
     )
+    _cache_addrs(host)
+    return host
+
+
+def _cache_addrs(host: IHost) -> None:
+    """Memoise host.get_addrs for a second.
+
+    GossipSub calls it for every message it publishes or forwards (via
+    peer/peerstore.py env_to_send_in_RPC, from GossipSub.publish), and it rebuilds and
+    re-parses every multiaddr each time: about 0.7 ms per message here. Our listen
+    addresses only change when the node starts listening, so a one-second memo of a
+    non-empty answer loses nothing.
+    """
+    compute = host.get_addrs
+    memo: list = [0.0, []]
+
+    def get_addrs() -> list[multiaddr.Multiaddr]:
+        now = time.monotonic()
+        if not memo[1] or now - memo[0] > 1.0:
+            memo[0], memo[1] = now, compute()
+        return list(memo[1])
+
+    host.get_addrs = get_addrs  # type: ignore[method-assign]
