@@ -162,7 +162,7 @@ def _prepare(group: object, max_group_size: int) -> _Candidate:
     return _Candidate(group, task.ref, task.name, params, key, content)
 
 
-def score_candidate(cand: _Candidate, eps: float, local: bool) -> BatchRecord:
+def _score(cand: _Candidate, eps: float, local: bool) -> BatchRecord:
     """Regenerate the truth and score every completion (the expensive step)."""
     task = get_task(cand.task)
     problem = task.generate(dict(cand.params), cand.group.seed)
@@ -175,7 +175,7 @@ def score_candidate(cand: _Candidate, eps: float, local: bool) -> BatchRecord:
 
 def rescore_group(group: RolloutGroup, eps: float = DEFAULT_EPS, max_group_size: int = 64) -> BatchRecord:
     """One group validated and scored locally (SwarmError with a reason if it is invalid)."""
-    return score_candidate(_prepare(group, max_group_size), eps, local=False)
+    return _score(_prepare(group, max_group_size), eps, local=False)
 
 
 def batch_digest(records: Sequence[BatchRecord]) -> str:
@@ -184,7 +184,7 @@ def batch_digest(records: Sequence[BatchRecord]) -> str:
     return hashlib.sha256(msgpack.packb([BATCH_FORMAT, encoded], use_bin_type=True)).hexdigest()
 
 
-def verify_records(records: Sequence[BatchRecord], eps: float = DEFAULT_EPS) -> list[str]:
+def verify_records(records: Sequence[BatchRecord], eps: float = DEFAULT_EPS, max_group_size: int = 64) -> list[str]:
     """Rescore every record from its (task, params, seed, completions); describe each mismatch.
 
     A watcher runs this on the batch a claim names: an empty list means the claimed rewards
@@ -192,13 +192,16 @@ def verify_records(records: Sequence[BatchRecord], eps: float = DEFAULT_EPS) -> 
     """
     problems = []
     for i, record in enumerate(records):
-        group = RolloutGroup(record.peer, record.task, dict(record.params), record.seed, record.completions)
         try:
-            again = rescore_group(group, eps, max_group_size=max(1, len(record.completions)))
+            group = RolloutGroup(record.peer, record.task, dict(record.params), record.seed, record.completions)
+            again = rescore_group(group, eps, max_group_size)
         except SwarmError as exc:
             problems.append(f"record {i}: {exc}")
             continue
-        if again.canonical() != record.canonical():
+        except (TypeError, ValueError) as exc:  # params that are not a list of pairs
+            problems.append(f"record {i}: malformed: {exc}")
+            continue
+        if again.rewards != tuple(record.rewards) or again.advantages != tuple(record.advantages):
             problems.append(f"record {i}: rewards/advantages differ from a local rescoring")
     return problems
 
@@ -252,7 +255,7 @@ def build_batch(
     for group in local:
         cand = _prepare(group, policy.max_group_size)
         seen.add(cand.content)
-        record = score_candidate(cand, policy.eps, local=True)
+        record = _score(cand, policy.eps, local=True)
         if policy.drop_zero_advantage and is_zero_advantage(record.rewards):
             dropped += 1
             continue
@@ -288,7 +291,7 @@ def build_batch(
             if len(chosen_external) >= policy.external_groups:
                 break
             try:
-                record = score_candidate(cand, policy.eps, local=False)
+                record = _score(cand, policy.eps, local=False)
             except SwarmError as exc:
                 reject(cand.group, exc)
                 continue

@@ -131,10 +131,11 @@ class Task(ABC):
     def score(self, problem: Problem | tuple[object, object], completion: object) -> float:
         """Reward in [0, 1] of `completion` for `problem` (or for the problem of (params, seed))."""
         if not isinstance(problem, Problem):
-            params, seed = problem
-            problem = self.generate(params, seed)
+            if not isinstance(problem, tuple) or len(problem) != 2:
+                raise SwarmError("bad-problem", "score takes a Problem or a (params, seed) pair")
+            problem = self.generate(*problem)
         elif problem.task != self.ref:
-            raise SwarmError("task-version", f"problem of {problem.task} scored by {self.ref}")
+            raise SwarmError("task-mismatch", f"problem of {problem.task} scored by {self.ref}")
         self.check_completion(completion)
         return clamp_reward(self._reward(problem, completion))  # type: ignore[arg-type]
 

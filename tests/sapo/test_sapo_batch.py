@@ -171,6 +171,10 @@ def test_digest_is_canonical_and_verifiable():
     tampered[0] = dataclasses.replace(tampered[0], rewards=(1.0,) * 4)
     assert batch_digest(tampered) != batch.digest
     assert len(verify_records(tampered)) == 1
+    flipped = dataclasses.replace(batch.records[0], advantages=tuple(-a for a in batch.records[0].advantages))
+    malformed = dataclasses.replace(batch.records[0], params=(("digits",),))
+    unknown = dataclasses.replace(batch.records[0], task="add@7")
+    assert [p.split(":")[0] for p in verify_records([flipped, malformed, unknown])] == ["record 0", "record 1", "record 2"]
     changed = dataclasses.replace(tampered[1], completions=("0\n",) * 4)
     assert batch_digest([changed, *batch.records[2:]]) != batch_digest(batch.records[1:])
 

@@ -139,6 +139,17 @@ def test_bad_seed_refused(seed):
     assert err.value.reason == "bad-seed"
 
 
+def test_score_needs_a_problem_or_a_pair():
+    task = get_task("add")
+    for bad in [(), ({}, 1, 2), "add 1+2=", {"digits": 2}]:
+        with pytest.raises(SwarmError) as err:
+            task.score(bad, "3\n")
+        assert err.value.reason == "bad-problem"
+    with pytest.raises(SwarmError) as err:
+        task.score(get_task("sub").generate({}, 1), "3\n")
+    assert err.value.reason == "task-mismatch"
+
+
 @pytest.mark.parametrize("completion", [None, b"12\n", 12, "1" * 1000])
 def test_bad_completion_refused(completion):
     task = get_task("add")
