@@ -112,3 +112,21 @@ class Hostile:
         for topic in topics:
             await self.pubsub.wait_for_subscription(victim.peer_id, topic, timeout=10)
             await self.pubsub.wait_for_mesh(victim.peer_id, topic, timeout=10)
+
+
+def rollout_batch(round_no: int, size_bytes: int) -> "RolloutBatch":
+    """A RolloutBatch whose encoding is about `size_bytes` long."""
+    import random
+
+    from protocol.wire import Rollout, RolloutBatch, RolloutGroup
+
+    rng = random.Random(round_no)
+    per_text = 8 * 1024
+    n = max(1, size_bytes // (per_text + 16))
+    texts = ["".join(rng.choice("abcdefghij0123456789 +=") for _ in range(per_text)) for _ in range(min(n, 8))]
+    completions = [Rollout(text=texts[i % len(texts)], tokens=per_text) for i in range(n)]
+    groups = tuple(
+        RolloutGroup(task="arith", params={"digits": 3}, seed=round_no * 1000 + g, completions=tuple(completions[g::4]))
+        for g in range(min(4, n))
+    )
+    return RolloutBatch(round=round_no, checkpoint=b"\x07" * 32, groups=groups)

@@ -72,3 +72,26 @@ async def test_capability_table_and_stats_snapshot_is_frozen():
             report = snap.to_json()
             assert report["capabilities"][nodes[1].peer_id.to_base58()]["capabilities"]["device_name"] == "alpha"
             assert len(report["connected_peers"]) == 2
+
+
+async def test_large_rollout_batches_are_delivered_and_oversize_refused_at_publish():
+    from protocol.errors import ProtocolError
+    from protocol.wire import MAX_MESSAGE_BYTES, WireReason
+
+    from netutil import rollout_batch
+
+    with trio.fail_after(60):
+        async with star(3) as nodes:
+            big = [rollout_batch(i, 200 * 1024) for i in range(6)]
+            for batch in big:
+                await nodes[1].publish(batch)
+            for node in (nodes[0], nodes[2]):
+                for batch in big:
+                    env = await node.inbox.receive()
+                    assert env.body == batch
+                assert node.stats().dropped == {}
+            too_big = rollout_batch(99, MAX_MESSAGE_BYTES[Kind.ROLLOUTS] + 10_000)
+            with pytest.raises(ProtocolError) as info:
+                await nodes[1].publish(too_big)
+            assert info.value.reason is WireReason.OVERSIZE
+            assert nodes[1].stats().published == {"rollouts": 6}
