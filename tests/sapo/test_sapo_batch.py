@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmclient.errors import SwarmError
 from swarmclient.sapo import (
@@ -208,3 +210,24 @@ def test_bad_policy_refused(bad):
     with pytest.raises(SwarmError) as err:
         BatchPolicy(**bad)
     assert err.value.reason == "bad-policy"
+
+
+@settings(max_examples=40)
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), st.integers(1, 6), min_size=0, max_size=8),
+    st.integers(0, 12),
+    st.integers(0, 2**32),
+    st.randoms(use_true_random=False),
+)
+def test_sampling_invariants(counts, j, seed, shuffler):
+    pool = externals(counts)
+    batch = build([], pool, seed=seed, local_groups=0, external_groups=j, fill_with_local=False)
+    assert batch.n_external == min(j, len(pool))
+    per_peer = Counter(r.peer for r in batch.records)
+    # Round-robin fairness: a peer gets one more slot than another only if that other ran out.
+    for p, n in per_peer.items():
+        for q in counts:
+            if per_peer[q] < n - 1:
+                assert per_peer[q] == counts[q], (per_peer, counts)
+    shuffler.shuffle(pool)
+    assert build([], pool, seed=seed, local_groups=0, external_groups=j, fill_with_local=False).digest == batch.digest
