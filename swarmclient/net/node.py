@@ -430,14 +430,26 @@ class Node:
             self.counters.on_dropped("peer-cache-write-failed")
 
     async def _advertise_loop(self) -> None:
+        """Advertise capabilities every `caps_interval_s`, and soon after a new peer joins
+        the caps topic (an advert published before anyone listens reaches no one)."""
         assert self._capabilities is not None
+        topic = self.topic(Kind.CAPS)
+        advertised_to: set[ID] = set()
+        next_periodic = trio.current_time()
         while True:
-            try:
-                await self.publish(self._capabilities())
-            except (ProtocolError, SwarmError) as exc:
-                log.warning("capability advert not sent: %s", exc)
-                self.counters.on_dropped("caps-advert-failed")
-            await trio.sleep(self.config.caps_interval_s)
+            listeners = set(self.pubsub.peer_topics.get(topic, ()))
+            now = trio.current_time()
+            if now >= next_periodic or listeners - advertised_to:
+                try:
+                    await self.publish(self._capabilities())
+                    advertised_to = listeners
+                except (ProtocolError, SwarmError) as exc:
+                    log.warning("capability advert not sent: %s", exc)
+                    self.counters.on_dropped("caps-advert-failed")
+                next_periodic = now + self.config.caps_interval_s
+            # New subscribers are noticed within half a second; GossipSub needs a moment
+            # after the subscription to graft them, which this delay also covers.
+            await trio.sleep(0.5)
 
     # ---- bulk data ----
 

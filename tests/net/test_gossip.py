@@ -95,3 +95,36 @@ async def test_large_rollout_batches_are_delivered_and_oversize_refused_at_publi
                 await nodes[1].publish(too_big)
             assert info.value.reason is WireReason.OVERSIZE
             assert nodes[1].stats().published == {"rollouts": 6}
+
+
+async def test_capabilities_are_advertised_to_peers_that_join_later():
+    from netutil import caps as make_caps
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            early_caps = make_caps("early")
+            early = Node(
+                create_new_key_pair(), NodeConfig(swarm_id="caps", caps_interval_s=3600), capabilities=lambda: early_caps
+            )
+            await nursery.start(early.serve)
+            await trio.sleep(0.6)  # its first advert reached nobody
+            late = Node(create_new_key_pair(), NodeConfig(swarm_id="caps"))
+            await nursery.start(late.serve)
+            await late.connect(early.listen_addrs[0])
+            env = await late.inbox.receive()
+            assert env.kind is Kind.CAPS and env.body == early_caps
+            assert late.stats().capabilities[early.peer_id.to_base58()].capabilities == early_caps
+            nursery.cancel_scope.cancel()
+
+
+async def test_inbox_overflow_is_counted_not_silent():
+    with trio.fail_after(30):
+        async with star(2, inbox_size=3) as (a, b):
+            for i in range(10):
+                await a.publish(claim(i))
+            with trio.fail_after(10):
+                while b.stats().received.get("claim", 0) < 10:
+                    await trio.sleep(0.05)
+            stats = b.stats()
+            assert stats.dropped == {"inbox-overflow": 7}
+            assert [ (await b.inbox.receive()).body.round for _ in range(3)] == [0, 1, 2]
