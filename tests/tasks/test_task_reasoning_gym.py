@@ -132,3 +132,14 @@ def test_denied_datasets_refused_with_their_reason(name):
         regenerate("rg." + name, {}, 1)
     assert err.value.reason == "task-denied"
     assert REASONING_GYM_DENIED[name] in err.value.detail
+
+
+def test_library_is_imported_only_on_first_use():
+    # Character-level peers never pay reasoning-gym's multi-second import.
+    code = (
+        "import sys; import swarmclient.tasks as t; assert 'reasoning_gym' not in sys.modules;"
+        "t.get_task('rg.chain_sum'); assert 'reasoning_gym' not in sys.modules; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
