@@ -7,6 +7,7 @@ and hands every verified message to the app through `node.inbox`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -78,6 +79,7 @@ class NodeConfig:
     # ...but at most this long; then publish anyway (a stalled peer's drops are counted).
     outbound_wait_s: float = 5.0
     redial_interval_s: float = 5.0  # how often to re-dial bootstrap/cached peers we lost
+    target_peers: int = 8  # below this many connections, dial peers learnt from the cache/adverts
     cache_save_interval_s: float = 30.0
     max_age_ms: int = 5 * 60 * 1000
     ban_threshold: int = 5
@@ -122,6 +124,7 @@ class Node:
         self._topics: dict[str, Kind] = {}
         self._nursery: trio.Nursery | None = None
         self._known_addrs: dict[str, list[str]] = {}  # bootstrap + cache: peer id -> dial addrs
+        self._dialing: set[str] = set()
         self.started = trio.Event()
 
     # ---- identity and addresses ----
@@ -167,6 +170,11 @@ class Node:
     async def _run_libp2p(self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]) -> None:
         with scope:
             async with self.host.run(parse_multiaddrs(self.config.listen)):
+                # py-libp2p's AutoConnector (network/auto_connector.py, started in
+                # Swarm.run) dials every peer in the peerstore every 30 s while below 150
+                # connections: banned peers and stale ephemeral addresses included, with an
+                # INFO log line per cycle. Discovery is ours (bootstrap, cache, adverts).
+                await self.host.get_network().auto_connector.stop()
                 async with background_trio_service(self.pubsub), background_trio_service(self.router):
                     await self.pubsub.wait_until_ready()
                     await self._join_topics()
@@ -177,6 +185,7 @@ class Node:
                         for peer_id in list(self._known_addrs):
                             nursery.start_soon(self._keep_dialling, peer_id)
                         nursery.start_soon(self._housekeeping)
+                        self._fill_connections()
                         if self._capabilities is not None:
                             nursery.start_soon(self._advertise_loop)
                         self.started.set()
@@ -369,12 +378,11 @@ class Node:
                 await trio.sleep(0.05)
 
     def _plan_dials(self) -> None:
+        """Bootstrap peers are kept connected for good; cached peers are only dialled
+        while we are below `target_peers` (see _fill_connections)."""
         for text in self.config.bootstrap:
             info = parse_peer_addr(text)
             self._known_addrs.setdefault(info.peer_id.to_base58(), []).append(text)
-        for cached in self.peer_cache.peers():
-            if cached.peer_id != self.peer_id.to_base58():
-                self._known_addrs.setdefault(cached.peer_id, []).extend(cached.dial_addrs())
 
     async def _keep_dialling(self, peer_id: str) -> None:
         """Stay connected to a bootstrap/cached peer: dial with backoff while it's down."""
@@ -388,16 +396,16 @@ class Node:
             for addr in self._known_addrs.get(peer_id, []):
                 try:
                     await self.connect(addr)
-                    self.counters.rpc["dials-ok"] += 1
+                    self.counters.dials["ok"] += 1
                     break
                 except SwarmError as exc:
-                    self.counters.rpc["dials-failed"] += 1
+                    self.counters.dials["failed"] += 1
                     log.debug("dial %s failed: %s", addr, exc)
             else:
                 await trio.sleep(backoff.next_delay())
 
     async def _housekeeping(self) -> None:
-        last_save = trio.current_time()
+        last_save = last_fill = trio.current_time()
         while True:
             await trio.sleep(1.0)
             for peer in self.reputation.expired():
@@ -406,10 +414,44 @@ class Node:
                 if self.is_banned(peer):  # reconnected despite the ban
                     self._nursery.start_soon(self._disconnect_quietly, peer)  # type: ignore[union-attr]
             self._replay.forget_stale()
-            if trio.current_time() - last_save >= self.config.cache_save_interval_s:
+            now = trio.current_time()
+            if now - last_fill >= self.config.redial_interval_s:
+                self._fill_connections()
+                last_fill = now
+            if now - last_save >= self.config.cache_save_interval_s:
                 self._remember_connected()
                 self._save_cache()
-                last_save = trio.current_time()
+                last_save = now
+
+    def _fill_connections(self) -> None:
+        """Below `target_peers`, dial a few cached/advertised peers we are not connected to."""
+        connected = {p.to_base58() for p in self.host.get_connected_peers()}
+        missing = self.config.target_peers - len(connected)
+        if missing <= 0 or self._nursery is None:
+            return
+        for cached in self.peer_cache.peers():
+            if missing <= 0:
+                break
+            pid = cached.peer_id
+            if pid in connected or pid in self._known_addrs or pid in self._dialing or pid == self.peer_id.to_base58():
+                continue
+            if self.is_banned(ID.from_base58(pid)):
+                continue
+            self._dialing.add(pid)
+            self._nursery.start_soon(self._dial_once, pid, cached.dial_addrs())
+            missing -= 1
+
+    async def _dial_once(self, peer_id: str, addrs: list[str]) -> None:
+        try:
+            for addr in addrs:
+                try:
+                    await self.connect(addr, timeout=5)
+                    self.counters.dials["ok"] += 1
+                    return
+                except SwarmError:
+                    self.counters.dials["failed"] += 1
+        finally:
+            self._dialing.discard(peer_id)
 
     def _remember_connected(self) -> None:
         store = self.host.get_peerstore()
@@ -441,7 +483,7 @@ class Node:
             now = trio.current_time()
             if now >= next_periodic or listeners - advertised_to:
                 try:
-                    await self.publish(self._capabilities())
+                    await self.publish(self._own_capabilities())
                     advertised_to = listeners
                 except (ProtocolError, SwarmError) as exc:
                     log.warning("capability advert not sent: %s", exc)
@@ -450,6 +492,16 @@ class Node:
             # New subscribers are noticed within half a second; GossipSub needs a moment
             # after the subscription to graft them, which this delay also covers.
             await trio.sleep(0.5)
+
+    def _own_capabilities(self) -> Capabilities:
+        """The app's advert, with our listen addresses filled in if it left them empty
+        (peers use them to dial us: see _fill_connections)."""
+        assert self._capabilities is not None
+        caps = self._capabilities()
+        if not caps.listen_addrs:
+            addrs = tuple(a for a in self.listen_addrs if "/0.0.0.0/" not in a)[:16]
+            caps = dataclasses.replace(caps, listen_addrs=addrs)
+        return caps
 
     # ---- bulk data ----
 

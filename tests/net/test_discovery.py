@@ -126,3 +126,23 @@ async def test_bootstrap_then_restart_from_the_peer_cache_alone(tmp_path):
                 env = await second.inbox.receive()
             assert env.sender == hub.peer_id.to_bytes()
             nursery.cancel_scope.cancel()
+
+
+async def test_peers_learnt_from_capability_adverts_are_dialled():
+    from netutil import caps
+
+    with trio.fail_after(40):
+        async with trio.open_nursery() as nursery:
+            config = NodeConfig(swarm_id="adverts", redial_interval_s=0.5, caps_interval_s=3600)
+            hub, left, right = (Node(create_new_key_pair(), config, capabilities=caps) for _ in range(3))
+            for node in (hub, left, right):
+                await nursery.start(node.serve)
+            await left.connect(hub.listen_addrs[0])
+            await right.connect(hub.listen_addrs[0])
+            # left and right only know the hub; each learns the other's address from its
+            # relayed advert and dials it.
+            while right.peer_id not in left.connected_peers():
+                await trio.sleep(0.1)
+            advert = left.capabilities()[right.peer_id.to_base58()].capabilities
+            assert advert.listen_addrs == tuple(right.listen_addrs)
+            nursery.cancel_scope.cancel()
