@@ -3,6 +3,8 @@
 # Idempotent: re-runs only when pyproject.toml changed since the last successful set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# anvil (npm @foundry-rs/anvil) for the chain tests; idempotent and quick once installed.
+bash scripts/install-anvil.sh || echo "setup: installing anvil from npm failed; the anvil chain test will fail" >&2
 VENV=${SWARM_VENV:-.venv}
 STAMP="$VENV/.setup-stamp"
 want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)

@@ -54,7 +54,8 @@ class Chain:
         return getattr(self.w3.provider, "ethereum_tester", None)
 
     def increase_time(self, seconds: int) -> int:
-        """Move the chain clock forward and mine a block; returns the new block timestamp."""
+        """Move the chain clock forward so the next transaction sees block.timestamp >= now + seconds;
+        mines a block and returns its timestamp."""
         tester = self._tester()
         if tester is not None:
             now = self.w3.eth.get_block("latest")["timestamp"]

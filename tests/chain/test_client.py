@@ -1,0 +1,138 @@
+"""The chain client: one-line errors for setup mistakes, the per-account worker, events, the
+embedded chain served over JSON-RPC, and the position maths mirror."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+from eth_account import Account
+from hypothesis import given
+from hypothesis import strategies as st
+from web3 import Web3
+
+from protocol.chain import ChainClient, ChainReason, Deployment, check_deployment, load_deployment, open_chain
+from protocol.chain.anvil import free_port
+from protocol.chain.backends import Chain
+from protocol.chain.events import watch_events
+from protocol.chain.position import ARITY, boundary, inner_boundaries, parts, rounds_to_leaf
+from protocol.chain.rpc_server import serve_embedded
+from protocol.chain.selftest import peer_key_pair, sign_binding
+from protocol.errors import ProtocolError
+
+R = ChainReason
+
+
+def _reason(fn, *args):
+    with pytest.raises(ProtocolError) as caught:
+        fn(*args)
+    assert "\n" not in str(caught.value)
+    return caught.value.reason
+
+
+async def test_wrong_chain_and_missing_contract(env, tmp_path):
+    data = env.deployment.to_json()
+    data["chain_id"] += 1
+    assert _reason(check_deployment, Deployment.from_json(data), env.w3) is R.WRONG_CHAIN
+    data = env.deployment.to_json()
+    data["contracts"]["Game"]["address"] = env.dave.address
+    assert _reason(check_deployment, Deployment.from_json(data), env.w3) is R.NO_CONTRACT
+    path = tmp_path / "deployment.json"
+    env.deployment.save(path)
+    assert load_deployment(path, env.w3).addresses == env.deployment.addresses
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", json.dumps({"format": "swarm-deployment/1"}),
+                                     json.dumps({"format": "other/1"})])
+def test_bad_deployment_file(tmp_path, content):
+    path = tmp_path / "d.json"
+    path.write_text(content)
+    assert _reason(load_deployment, path) is R.BAD_DEPLOYMENT
+    assert _reason(load_deployment, tmp_path / "missing.json") is R.BAD_DEPLOYMENT
+
+
+def test_unreachable_rpc_and_unknown_backend():
+    assert _reason(open_chain, "rpc", f"http://127.0.0.1:{free_port()}") is R.RPC_UNREACHABLE
+    assert _reason(open_chain, "rpc", None) is R.BAD_ARGUMENT
+    assert _reason(open_chain, "nope") is R.BAD_ARGUMENT
+
+
+async def test_unfunded_account(env, nursery):
+    poor = ChainClient(env.w3, env.deployment, Account.create(), retries=0)
+    await nursery.start(poor.worker.serve)
+    with pytest.raises(ProtocolError) as caught:
+        await poor.token.approve(env.alice.address, 1)
+    assert caught.value.reason is R.UNFUNDED and poor.address in str(caught.value)
+
+
+async def test_worker_serialises_concurrent_transactions(env):
+    bob = env.bob
+    results = []
+
+    async def approve(i: int) -> None:
+        results.append(await bob.token.approve(env.carol.address, i + 1))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(6):
+            nursery.start_soon(approve, i)
+    hashes = {r.tx_hash for r in results}
+    assert len(hashes) == 6 and all(r.gas_used > 0 for r in results)
+    nonces = sorted(env.w3.eth.get_transaction(h)["nonce"] for h in hashes)
+    assert nonces == list(range(nonces[0], nonces[0] + 6))
+
+
+async def test_event_subscription(env, nursery):
+    send, receive = trio.open_memory_channel(32)
+    head = env.w3.eth.block_number
+    await nursery.start(lambda task_status: watch_events(
+        env.w3, env.carol.decoder, list(env.deployment.addresses.values()), send,
+        from_block=head + 1, poll_interval=0.05, task_status=task_status))
+    key, public = peer_key_pair()
+    await env.carol.registry.register(public, sign_binding(key, env.w3.eth.chain_id, env.carol.registry.address,
+                                                           env.carol.address))
+    with trio.fail_after(10):
+        event = await receive.receive()
+    assert event.name == "PeerRegistered" and event.args["peer_key"] == public
+
+
+async def test_embedded_chain_over_json_rpc(env, nursery):
+    """Another process's view: web3 over HTTP to `swarm chain up`'s server, time travel included."""
+    port = await nursery.start(lambda task_status: serve_embedded(env.w3, port=0, task_status=task_status))
+    url = f"http://127.0.0.1:{port}"
+
+    def connect() -> Chain:
+        return open_chain("rpc", url)
+
+    remote = await trio.to_thread.run_sync(connect)
+    assert await trio.to_thread.run_sync(lambda: remote.chain_id) == env.w3.eth.chain_id
+    await trio.to_thread.run_sync(check_deployment, env.deployment, remote.w3)
+    client = ChainClient(remote.w3, env.deployment, Account.create(), retries=0)
+    await trio.to_thread.run_sync(remote.fund, client.address, 10**18)
+    await nursery.start(client.worker.serve)
+    key, public = peer_key_pair()
+    result = await client.registry.register(public, sign_binding(key, env.w3.eth.chain_id, client.registry.address,
+                                                                 client.address))
+    assert result.event("PeerRegistered")["account"] == client.address
+    with pytest.raises(ProtocolError) as caught:
+        await client.registry.stake(1)
+    assert caught.value.reason is R.TOKEN_INSUFFICIENT_ALLOWANCE
+    before = await trio.to_thread.run_sync(lambda: remote.w3.eth.get_block("latest")["timestamp"])
+    after = await trio.to_thread.run_sync(remote.increase_time, 5000)
+    assert after + 1 >= before + 5000  # the next block (where the next tx lands) is past it
+
+
+@given(st.integers(0, 2**40), st.integers(1, 2**40))
+def test_position_partition(lo, width):
+    hi = lo + width
+    bounds = [boundary(lo, hi, j) for j in range(parts(lo, hi) + 1)]
+    assert bounds[0] == lo and bounds[-1] == hi
+    assert all(a < b for a, b in zip(bounds, bounds[1:]))
+    assert inner_boundaries(lo, hi) == bounds[1:-1]
+    assert parts(lo, hi) == min(width, ARITY)
+
+
+@given(st.integers(1, 2**48))
+def test_rounds_to_leaf_is_logarithmic(length):
+    rounds = rounds_to_leaf(length)
+    assert ARITY ** max(rounds - 1, 0) < length * 2 and (length == 1) == (rounds == 0)
