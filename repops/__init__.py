@@ -10,15 +10,40 @@ Operators (docs/repops.md gives every op's scalar program):
                         layer_norm gather masked_fill fanout
     repops.nn           Linear, Embedding, LayerNorm, GELU modules
     repops.optim        AdamW (state_tensors(): `<param>.exp_avg`, `<param>.exp_avg_sq`, `step`)
+
+Commitments, model and steps (docs/commitments.md, docs/repops.md):
+    repops.merkle       tensor roots, element proofs, generic SHA-256 trees
+    repops.trace        record() for ops; tracing() -> Tracer (trace root, proofs, openings)
+    repops.checkpoint   checkpoint hashes, content-addressed safetensors files
+    repops.rng          Philox4x32-10 counter RNG: uniform, categorical, derive_key
+    repops.model        the tiny character-level transformer policy
+    repops.step         train_step (traced forward/backward/AdamW) and replay
 """
 
-from repops import functional, nn, optim, primitives
+from repops import checkpoint, functional, merkle, nn, optim, primitives, rng, trace
 from repops.errors import RepOpsError
 from repops.nn import GELU, Embedding, LayerNorm, Linear
+from repops.model import Policy, PolicyConfig
 from repops.optim import AdamW
+from repops.step import Batch, Replay, StepConfig, StepResult, replay, train_step
+from repops.trace import Tracer, tracing
 
 __all__ = [
     "AdamW",
+    "Batch",
+    "Policy",
+    "PolicyConfig",
+    "Replay",
+    "StepConfig",
+    "StepResult",
+    "Tracer",
+    "checkpoint",
+    "merkle",
+    "replay",
+    "rng",
+    "trace",
+    "tracing",
+    "train_step",
     "Embedding",
     "GELU",
     "LayerNorm",

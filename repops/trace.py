@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -47,18 +47,18 @@ def active() -> "Tracer | None":
 
 
 @contextmanager
-def tracing(*, keep_tensors: bool = False) -> Iterator["Tracer"]:
-    """Record every RepOps op executed inside the block."""
+def tracing(*, keep_tensors: bool = False, background: bool = False) -> Iterator["Tracer"]:
+    """Record every RepOps op executed inside the block (see Tracer for the options)."""
     global _ACTIVE
     if _ACTIVE is not None:
         raise RepOpsError("tracer_active", "a trace is already being recorded in this process")
-    tracer = Tracer(keep_tensors=keep_tensors)
+    tracer = Tracer(keep_tensors=keep_tensors, background=background)
     _ACTIVE = tracer
     try:
         yield tracer
     finally:
         _ACTIVE = None
-        tracer._roots.clear()  # the cache only holds weak references; drop them now
+        tracer.close()
 
 
 # ------------------------------------------------------------------------ canonical attrs
@@ -232,39 +232,67 @@ def verify_record(trace_root: bytes, proof: RecordProof) -> bool:
 
 
 class Tracer:
-    """The records of one traced computation (usually one training step)."""
+    """The records of one traced computation (usually one training step).
 
-    def __init__(self, *, keep_tensors: bool = False) -> None:
+    With `background=True` the chunk hashing of each tensor runs on one worker thread, on a
+    private copy of the tensor's bytes, while the caller goes on computing: torch kernels
+    release the GIL, so hashing overlaps the step's arithmetic instead of adding to it
+    (docs/architecture.md, "RepOps tracing"). The thread lives only inside `tracing()`; every
+    result is collected, in op order, before the trace root is read or the block exits.
+    """
+
+    def __init__(self, *, keep_tensors: bool = False, background: bool = False, cache_bytes: int = 512 << 20) -> None:
         self.keep_tensors = keep_tensors
-        self.records: list[OpRecord] = []
+        self._records: list[OpRecord] = []
+        self._pending: list[tuple[str, list, list, bytes]] = []
         self._leaves: list[bytes] = []
         self._tensors: list[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]] = []
         self._attrs: list[Mapping[str, Any] | None] = []
-        # id(tensor) -> (weak reference, version counter, root, kept copy): a tensor that is
-        # the input of many ops (a parameter, an activation) is hashed once while unchanged.
-        self._roots: dict[int, tuple[Any, int, bytes, torch.Tensor | None]] = {}
+        # Content cache: (data_ptr, dtype, shape, strides, device) -> (tensor, version, root,
+        # kept copy). A tensor read by many ops (a parameter, an activation, a saved tensor
+        # that autograd hands back as a new Python object) is hashed once while unchanged.
+        # The entry holds a strong reference, so its memory cannot be reused by another
+        # tensor while the key is cached; oldest entries go first beyond `cache_bytes`.
+        self._roots: dict[tuple, tuple[torch.Tensor, int, Any, torch.Tensor | None]] = {}
+        self._cache_bytes = 0
+        self.cache_limit = cache_bytes
         self._root_cache: bytes | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repops-trace") if background else None
 
     # -- recording
-    def _commit(self, t: torch.Tensor, fresh: bool) -> tuple[bytes, torch.Tensor | None]:
+    def _hash(self, t: torch.Tensor) -> "bytes | Future[bytes]":
+        if self._pool is None:
+            return merkle.tensor_root(t)
+        head = merkle.header(t)  # raises for an unsupported dtype here, not in the worker
+        # A private copy: the op's caller may overwrite the tensor before it is hashed.
+        arr = merkle.canonical_array(t).copy()
+        return self._pool.submit(merkle.root_of_array, head, arr)
+
+    def _commit(self, t: torch.Tensor, fresh: bool) -> tuple[Any, torch.Tensor | None]:
         if not isinstance(t, torch.Tensor):
             raise RepOpsError("bad_record", f"ops record tensors, got {type(t).__name__}")
-        key = id(t)
         try:
             version = t._version
-        except RuntimeError:  # inference-mode tensors carry no version counter
+        except RuntimeError:  # inference-mode tensors carry no version counter: never cached
             version = -1
+        key = (t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride()), t.device)
         if not fresh and version >= 0:
             hit = self._roots.get(key)
-            if hit is not None and hit[0]() is t and hit[1] == version:
+            # Views and detached aliases share the version counter of the tensor cached, so an
+            # in-place write through any of them since it was hashed shows up here.
+            if hit is not None and hit[0]._version == hit[1]:
                 return hit[2], hit[3]
-        root = merkle.tensor_root(t)
+        root = self._hash(t)
         kept = t.detach().clone() if self.keep_tensors else None
         if version >= 0:
-            try:
-                self._roots[key] = (weakref.ref(t), version, root, kept)
-            except TypeError:
-                pass
+            old = self._roots.pop(key, None)
+            if old is not None:
+                self._cache_bytes -= old[0].numel() * old[0].element_size()
+            self._roots[key] = (t.detach(), version, root, kept)
+            self._cache_bytes += t.numel() * t.element_size()
+            while self._cache_bytes > self.cache_limit and self._roots:
+                gone = self._roots.pop(next(iter(self._roots)))
+                self._cache_bytes -= gone[0].numel() * gone[0].element_size()
         return root, kept
 
     def append(
@@ -273,43 +301,67 @@ class Tracer:
         inputs: Sequence[torch.Tensor],
         outputs: Sequence[torch.Tensor],
         attrs: Mapping[str, Any] | None = None,
-    ) -> OpRecord:
+    ) -> None:
         # Outputs are always hashed afresh: an in-place op may return the very tensor object
         # it was given, and its version counter is not bumped when written through `.data`.
         ins = [self._commit(t, fresh=False) for t in inputs]
         outs = [self._commit(t, fresh=True) for t in outputs]
-        rec = OpRecord(
-            len(self.records),
-            op,
-            tuple(r for r, _ in ins),
-            tuple(r for r, _ in outs),
-            attrs_digest(attrs),
-        )
-        self._leaves.append(rec.hash)
-        self.records.append(rec)
+        self._pending.append((op, [r for r, _ in ins], [r for r, _ in outs], attrs_digest(attrs)))
         if self.keep_tensors:
             self._tensors.append((tuple(k for _, k in ins), tuple(k for _, k in outs)))
             self._attrs.append(dict(attrs) if attrs else None)
         self._root_cache = None
-        return rec
+        if self._pool is None:
+            self._finalize()
+
+    def _finalize(self) -> None:
+        """Turn pending ops into records (waiting for their roots), in op order."""
+        for op, ins, outs, digest in self._pending:
+            rec = OpRecord(
+                len(self._records),
+                op,
+                tuple(r if isinstance(r, bytes) else r.result() for r in ins),
+                tuple(r if isinstance(r, bytes) else r.result() for r in outs),
+                digest,
+            )
+            self._records.append(rec)
+            self._leaves.append(rec.hash)
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Collect every pending root and stop the worker thread (idempotent)."""
+        try:
+            self._finalize()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            self._roots.clear()  # release the tensors the root cache kept alive
 
     # -- commitments
     @property
+    def records(self) -> list[OpRecord]:
+        self._finalize()
+        return self._records
+
+    @property
     def op_count(self) -> int:
-        return len(self.records)
+        return len(self._records) + len(self._pending)
 
     @property
     def root(self) -> bytes:
         """sha256(0x04 || op count (8 bytes) || tree root over the record hashes)."""
+        self._finalize()
         if self._root_cache is None:
             tree = merkle.tree_root_concat(b"".join(self._leaves))
             self._root_cache = trace_root_from_tree(len(self._leaves), tree)
         return self._root_cache
 
     def prove_record(self, index: int) -> RecordProof:
-        if not 0 <= index < len(self.records):
-            raise RepOpsError("bad_index", f"op {index} of {len(self.records)}")
-        return RecordProof(self.records[index], len(self.records), tuple(merkle.prove(self._leaves, index)))
+        records = self.records
+        if not 0 <= index < len(records):
+            raise RepOpsError("bad_index", f"op {index} of {len(records)}")
+        return RecordProof(records[index], len(records), tuple(merkle.prove(self._leaves, index)))
 
     # -- openings (need keep_tensors=True)
     def _require_tensors(self) -> None:

@@ -124,3 +124,31 @@ def test_hashes_only_mode_cannot_open():
     with pytest.raises(RepOpsError, match="tensors_not_kept"):
         t.open(0)
     assert trace.verify_record(t.root, t.prove_record(0))
+
+
+def test_background_hashing_gives_the_same_trace_and_snapshots_inputs():
+    def run(background: bool):
+        p = torch.arange(3000, dtype=torch.float32)
+        with trace.tracing(background=background, keep_tensors=True) as t:
+            for i in range(5):
+                q = p * 2
+                trace.record("mul", [p], [q], {"i": i})
+                with torch.no_grad():
+                    p.add_(1.0)  # overwrite p right after recording it
+                trace.record("add", [p], [p])
+            assert t.op_count == 10
+        return t
+
+    sync, bg = run(False), run(True)
+    assert [r.hash for r in sync.records] == [r.hash for r in bg.records]
+    assert sync.root == bg.root
+    assert bg.records[0].input_roots[0] == spec_tensor_root(torch.arange(3000, dtype=torch.float32))
+    assert bg.open(9).outputs[0].equal(torch.arange(3000, dtype=torch.float32) + 5)
+
+
+def test_an_error_inside_the_block_still_stops_tracing():
+    with pytest.raises(ValueError):
+        with trace.tracing(background=True):
+            trace.record("op", [torch.ones(3)], [torch.ones(3)])
+            raise ValueError("boom")
+    assert trace.active() is None

@@ -1,0 +1,235 @@
+"""One traced training step of the policy, and its replay from a checkpoint.
+
+`train_step` runs forward, backward and AdamW on RepOps ops under a tracer and returns the
+checkpoint hashes before and after, the trace root and the op count: what a claim commits to.
+`replay` re-runs a claimed step from its checkpoint, batch and hyperparameters while keeping
+every op's tensors, so a dispute can open any op and any element with a Merkle proof.
+
+The objective is generic policy-gradient cross-entropy: row r of the batch (tokens, targets,
+mask, weight w_r) contributes -w_r * mean over its masked positions of log p(target). With
+w_r = 1 this is supervised learning; with w_r = an advantage it is the REINFORCE/GRPO core
+that SAPO builds on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from repops import checkpoint, merkle, trace
+from repops import functional as F
+from repops.errors import RepOpsError
+from repops.model import Policy, PolicyConfig
+from repops.optim import AdamW
+
+
+@dataclass(frozen=True)
+class Batch:
+    """B rows of T positions: `tokens` (B, T) int64 inputs, `targets` (B, T) int64 next tokens,
+    `mask` (B, T) float32 (1 = position trained on, 0 = ignored, e.g. the prompt), `weights`
+    (B,) float32 per-row weights (advantages)."""
+
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+    weights: torch.Tensor
+
+    def validate(self, config: PolicyConfig) -> None:
+        t, y, m, w = self.tokens, self.targets, self.mask, self.weights
+        if t.dtype != torch.int64 or y.dtype != torch.int64 or t.dim() != 2 or y.shape != t.shape:
+            raise RepOpsError("bad_batch", "tokens and targets are int64 tensors of the same shape (B, T)")
+        if m.dtype != torch.float32 or m.shape != t.shape:
+            raise RepOpsError("bad_batch", "mask is a float32 tensor of shape (B, T)")
+        if w.dtype != torch.float32 or w.shape != t.shape[:1]:
+            raise RepOpsError("bad_batch", "weights is a float32 tensor of shape (B,)")
+        b, n = t.shape
+        if b == 0 or not 0 < n <= config.context:
+            raise RepOpsError("bad_batch", f"need B >= 1 and 1 <= T <= {config.context}, got {tuple(t.shape)}")
+        for name, ids in (("tokens", t), ("targets", y)):
+            if bool(((ids < 0) | (ids >= config.vocab_size)).any()):
+                raise RepOpsError("bad_batch", f"{name} outside the vocabulary")
+        if not bool(((m == 0) | (m == 1)).all()):
+            raise RepOpsError("bad_batch", "mask entries are 0 or 1")
+        if not bool(torch.isfinite(w).all()):
+            raise RepOpsError("bad_batch", "weights must be finite")
+
+    def digest(self) -> bytes:
+        """sha256 over the tensor roots of tokens, targets, mask, weights (in that order)."""
+        roots = [merkle.tensor_root(x) for x in (self.tokens, self.targets, self.mask, self.weights)]
+        return hashlib.sha256(b"swarm-batch-v1" + b"".join(roots)).digest()
+
+    def rows(self, start: int, stop: int) -> "Batch":
+        return Batch(self.tokens[start:stop], self.targets[start:stop], self.mask[start:stop], self.weights[start:stop])
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(*(x.to(device) for x in (self.tokens, self.targets, self.mask, self.weights)))
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """Everything besides the checkpoint and the batch that fixes a step's result."""
+
+    model: PolicyConfig = field(default_factory=PolicyConfig)
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    micro_batches: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "StepConfig":
+        try:
+            fields = dict(data)
+            fields["model"] = PolicyConfig(**fields["model"])
+            return cls(**fields)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RepOpsError("bad_hparams", str(exc)) from None
+
+    def digest(self) -> bytes:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(b"swarm-hparams-v1" + canonical.encode()).digest()
+
+
+@dataclass(frozen=True)
+class StepResult:
+    ckpt_before: bytes
+    ckpt_after: bytes
+    trace_root: bytes | None
+    op_count: int
+    loss: float
+    tracer: trace.Tracer | None = None
+
+
+def make_optimizer(model: Policy, cfg: StepConfig) -> AdamW:
+    return AdamW(
+        list(model.named_parameters()), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay
+    )
+
+
+# ------------------------------------------------------------------------ checkpoint state
+
+
+def state_tensors(model: Policy, optimizer: AdamW) -> dict[str, torch.Tensor]:
+    """The checkpoint of docs/commitments.md: parameters, `<name>.exp_avg`, `<name>.exp_avg_sq`
+    (zeros before the first step) and the int64 scalar `step`."""
+    out: dict[str, torch.Tensor] = {}
+    for name, p in model.named_parameters():
+        out[name] = p.detach()
+        m, v = optimizer.moments(p)
+        out[name + ".exp_avg"] = m.detach()
+        out[name + ".exp_avg_sq"] = v.detach()
+    out["step"] = torch.tensor(optimizer.step_count, dtype=torch.int64)
+    return out
+
+
+def load_state(model: Policy, optimizer: AdamW, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Put a checkpoint's tensors into a model and its optimizer (exact copies)."""
+    names = [n for n, _ in model.named_parameters()]
+    expected = set(names) | {n + s for n in names for s in (".exp_avg", ".exp_avg_sq")} | {"step"}
+    if set(tensors) != expected:
+        missing, extra = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+        raise RepOpsError("checkpoint_mismatch", f"missing {missing[:5]}, unexpected {extra[:5]}")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            for key in (name, name + ".exp_avg", name + ".exp_avg_sq"):
+                t = tensors[key]
+                if t.shape != p.shape or t.dtype != p.dtype:
+                    raise RepOpsError("checkpoint_mismatch", f"{key}: {tuple(t.shape)} {t.dtype}, model has {tuple(p.shape)}")
+            p.copy_(tensors[name])
+            optimizer.set_moments(p, tensors[name + ".exp_avg"], tensors[name + ".exp_avg_sq"])
+    step = tensors["step"]
+    if step.dtype != torch.int64 or step.dim() != 0 or int(step) < 0:
+        raise RepOpsError("checkpoint_mismatch", "step is a non-negative int64 scalar")
+    optimizer.step_count = int(step)
+
+
+# -------------------------------------------------------------------------------- the step
+
+
+def policy_loss(model: Policy, batch: Batch, total_rows: int) -> torch.Tensor:
+    """sum over rows r, positions t of -(w_r * mask_rt / (n_r * total_rows)) * log p_rt, with
+    n_r = max(1, sum_t mask_rt); a mean over `total_rows` rows of per-row weighted means."""
+    logp = model.log_probs(batch.tokens, batch.targets)  # (B, T)
+    counts = F.maximum(F.sum(batch.mask, dim=1, keepdim=True), torch.ones(1))  # (B, 1)
+    coef = F.div(F.mul(batch.weights[:, None], batch.mask), F.mul(counts, float(total_rows)))  # (B, T)
+    return F.neg(F.sum(F.mul(coef, logp).reshape(-1), dim=0))  # ()
+
+
+def train_step(
+    model: Policy,
+    optimizer: AdamW,
+    batch: Batch,
+    *,
+    micro_batches: int = 1,
+    trace_ops: bool = True,
+    keep_tensors: bool = False,
+    background: bool = False,
+) -> StepResult:
+    """Forward, backward and one AdamW update on `batch`. With micro_batches = k > 1 the B rows
+    are split into k equal consecutive groups whose gradients are accumulated in group order
+    (a different, equally deterministic computation: k is part of the committed StepConfig)."""
+    batch.validate(model.config)
+    rows = batch.tokens.shape[0]
+    if micro_batches < 1 or rows % micro_batches:
+        raise RepOpsError("bad_batch", f"{rows} rows do not split into {micro_batches} equal micro-batches")
+    before = checkpoint.checkpoint_hash(state_tensors(model, optimizer))
+    size = rows // micro_batches
+
+    def run() -> torch.Tensor:
+        optimizer.zero_grad()
+        total = None
+        for k in range(micro_batches):
+            loss = policy_loss(model, batch.rows(k * size, (k + 1) * size), rows)
+            loss.backward()
+            total = loss.detach() if total is None else F.add(total, loss.detach())
+        optimizer.step()
+        return total
+
+    tracer = None
+    if trace_ops:
+        with trace.tracing(keep_tensors=keep_tensors, background=background) as tracer:
+            total = run()
+    else:
+        total = run()
+    after = checkpoint.checkpoint_hash(state_tensors(model, optimizer))
+    return StepResult(
+        before,
+        after,
+        tracer.root if tracer else None,
+        tracer.op_count if tracer else 0,
+        float(total),
+        tracer if keep_tensors else None,
+    )
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A re-executed step: its result and the tracer holding every op's tensors
+    (`tracer.open(i)`, `tracer.prove_element(i, side, position, flat_index)`)."""
+
+    result: StepResult
+    tracer: trace.Tracer
+    model: Policy
+
+
+def replay(ckpt: Mapping[str, torch.Tensor] | str | Path, batch: Batch, hparams: StepConfig) -> Replay:
+    """Re-run the step that a claim describes, keeping every op's tensors."""
+    tensors = checkpoint.load(ckpt) if isinstance(ckpt, (str, Path)) else dict(ckpt)
+    model = Policy(hparams.model)
+    optimizer = make_optimizer(model, hparams)
+    load_state(model, optimizer, tensors)
+    result = train_step(model, optimizer, batch, micro_batches=hparams.micro_batches, keep_tensors=True)
+    assert result.tracer is not None
+    return Replay(result, result.tracer, model)
+
+
+__all__ = ["Batch", "Replay", "StepConfig", "StepResult", "load_state", "make_optimizer", "policy_loss", "replay", "state_tensors", "train_step"]
