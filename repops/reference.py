@@ -159,14 +159,28 @@ def matmul(a, b):
 # ------------------------------------------------------------------------ transcendentals
 
 
+def _exp_table() -> tuple[float, ...]:
+    """2**(j/32), j < 32, correctly rounded: 50-digit decimal power, then float() (which
+    rounds a decimal string correctly)."""
+    import decimal
+
+    ctx = decimal.Context(prec=50)
+    return tuple(float(ctx.power(decimal.Decimal(2), decimal.Decimal(j) / 32)) for j in range(32))
+
+
+EXP_TABLE = np.array(_exp_table())
+EXP_INV_L = float.fromhex("0x1.71547652b82fep5")
+
+
 def exp64(x):
+    """k = rint(x * 32/ln2); r = (x - k*L_hi) - k*L_lo; p = degree-4 Taylor Horner;
+    (T[k mod 32] * p) * 2**floor(k/32)."""
     x = np.clip(x, -700.0, 700.0)
-    k = np.rint(x * INV_LN2)
-    r = (x - k * LN2_HI) - k * LN2_LO
-    p = np.full_like(r, EXP_COEFFS[0])
-    for c in EXP_COEFFS[1:]:
-        p = p * r + c
-    return p * pow2(k.astype(np.int64))
+    k = np.rint(x * EXP_INV_L)
+    r = (x - k * (LN2_HI / 32)) - k * (LN2_LO / 32)
+    p = ((((r * (1 / 24) + 1 / 6) * r + 1 / 2) * r + 1.0) * r) + 1.0
+    ki = k.astype(np.int64)
+    return (EXP_TABLE[ki & 31] * p) * pow2(ki >> 5)
 
 
 def exp(x):

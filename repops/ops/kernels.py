@@ -133,25 +133,60 @@ GELU_C0 = float.fromhex("0x1.9884533d43651p-1")  # sqrt(2/pi), rounded to binary
 GELU_C1 = 0.044715
 EXP_CLAMP = 700.0
 ROUND_C = 1.5 * 2.0**52  # (t + ROUND_C) - ROUND_C = round_half_even(t) for |t| < 2**51
+EXP_L_HI = LN2_HI / 32  # exact (power-of-two division); 32 significant bits
+EXP_L_LO = LN2_LO / 32
+EXP_INV_L = float.fromhex("0x1.71547652b82fep5")  # 32 / ln 2, rounded
+EXP_POLY = (1 / 24, 1 / 6, 1 / 2, 1.0, 1.0)
 
 
 def exp64(x: torch.Tensor) -> torch.Tensor:
     """binary64 program for e**x, x finite binary64 (NaN must be masked by the caller).
 
       x = clamp(x, -700, 700)
-      k = round_half_even(x * INV_LN2)          (as (t + ROUND_C) - ROUND_C, |t| < 2**51)
-      r = (x - k * LN2_HI) - k * LN2_LO          |r| <= 0.3466
-      p = EXP_COEFFS[0]; p = p * r + c for c in EXP_COEFFS[1:]   (Horner, 1/10! .. 1/0!)
-      return p * 2**k
-    Relative error < 2**-41 (truncation r^11/11! plus roundings). In-place ops on fresh
-    buffers: the same IEEE operations in the same order, without an allocation per step."""
+      k = round_half_even(x * EXP_INV_L)        (as (t + ROUND_C) - ROUND_C, |t| < 2**51)
+      r = (x - k * EXP_L_HI) - k * EXP_L_LO     |r| <= ln2/64 = 0.0109
+      j = k mod 32 (k & 31);  m = floor(k / 32) (k >> 5)
+      p = ((((r * (1/24) + 1/6) * r + 1/2) * r + 1) * r + 1
+      return (EXP_TABLE[j] * p) * 2**m
+    Relative error < 2**-39 (truncation r^5/120 plus roundings), so the binary32 result is
+    within 0.5 + 2**-15 ulp. In-place ops on fresh buffers: the same IEEE operations in the
+    same order, without an allocation per step."""
     xc = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
-    k = P.mul(xc, INV_LN2).add_(ROUND_C).sub_(ROUND_C)
-    r = xc.sub_(P.mul(k, LN2_HI)).sub_(P.mul(k, LN2_LO))
-    p = torch.full_like(r, EXP_COEFFS[0])
-    for c in EXP_COEFFS[1:]:
-        p.mul_(r).add_(c)
-    return p.mul_(P.pow2(k))
+    k = P.mul(xc, EXP_INV_L).add_(ROUND_C).sub_(ROUND_C)
+    r = xc.sub_(P.mul(k, EXP_L_HI)).sub_(P.mul(k, EXP_L_LO))
+    ki = k.to(torch.int64)
+    table = _exp_table(x.device)
+    p = P.mul(r, EXP_POLY[0])
+    for c in EXP_POLY[1:-1]:
+        p.add_(c).mul_(r)
+    p.add_(EXP_POLY[-1])
+    return p.mul_(table[ki & 31]).mul_(P.pow2(ki >> 5))
+
+
+_EXP_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def _exp_table(device: torch.device) -> torch.Tensor:
+    t = _EXP_TABLES.get(device)
+    if t is None:
+        t = _EXP_TABLES[device] = torch.tensor(EXP_TABLE, dtype=torch.float64, device=device)
+    return t
+
+
+def _two_to_the_j_over_32(j: int) -> float:
+    """2**(j/32) correctly rounded to binary64, by exact integer arithmetic: y = floor of
+    2**(j/32 + 100) via five nested integer square roots (floor(sqrt(floor(v))) =
+    floor(sqrt(v))); float(y) rounds to nearest, which is the correct rounding of y + frac
+    unless y sits exactly on a rounding midpoint (checked: it does not)."""
+    y = 1 << (j + 100 * 32)
+    for _ in range(5):
+        y = math.isqrt(y)
+    low = y & ((1 << (y.bit_length() - 53)) - 1)
+    assert j == 0 or low != 1 << (y.bit_length() - 54), "midpoint: needs more bits"
+    return float(y) * 2.0**-100
+
+
+EXP_TABLE = tuple(_two_to_the_j_over_32(j) for j in range(32))
 
 
 def exp(x: torch.Tensor) -> torch.Tensor:

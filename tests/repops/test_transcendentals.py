@@ -1,6 +1,7 @@
 """exp, log, tanh, GELU (and GELU's derivative): bit-identical to the numpy reference, and
-within 1 ULP (measured: 0.5 + 2**-20) of the float64 function over the whole float32 range,
-densely near the special points, with the specified special values."""
+within 1 ULP of the float64 function over the whole float32 range, densely near the special
+points, with the specified special values. Measured maxima: exp, log, gelu, gelu_grad
+0.5 + 1e-7 ulp; tanh 0.5012 ulp (the binary64 exp's 2**-39 error, amplified near |x| = 2**-10)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from repops import reference as R
 from repops.ops import kernels as K
 
 OPS = ("exp", "log", "tanh", "gelu", "gelu_grad")
+# ulp bounds asserted (all inside the 1-ulp requirement); measured values in the docstring
+BOUNDS = {"exp": 0.5 + 2.0**-15, "log": 0.5 + 2.0**-15, "tanh": 0.5 + 2.0**-8, "gelu": 0.5 + 2.0**-15,
+          "gelu_grad": 0.5 + 2.0**-10}
 
 
 def t(x):
@@ -70,7 +74,7 @@ def test_bits_equal_reference_and_within_one_ulp(name, inputs):
     y = getattr(K, name)(t(inputs)).numpy()
     assert R.same_bits(y, getattr(R, name)(inputs))
     err = ulp_error(y, truth(name, inputs))
-    assert err <= 0.5 + 2.0**-20 if name != "gelu_grad" else err <= 1.0, err
+    assert err <= BOUNDS[name], err
 
 
 @given(hnp.arrays(np.float32, st.integers(1, 32), elements=st.floats(width=32)))
@@ -99,4 +103,4 @@ def test_special_values():
 def test_subnormal_results_exp():
     x = np.linspace(-103.9, -87.4, 100_000, dtype=np.float32)  # results 2**-150 .. 2**-126
     y = K.exp(t(x)).numpy()
-    assert ulp_error(y, np.exp(x.astype(np.float64))) <= 0.5 + 2.0**-20
+    assert ulp_error(y, np.exp(x.astype(np.float64))) <= BOUNDS["exp"]
