@@ -13,8 +13,9 @@
 @dev    Stateless Vyper module: `from lib import ed25519` then `ed25519.verify(...)`
         (a @view: inversions and the decompression root use the modexp precompile, 0x05).
         SHA-512 is implemented here on uint256 words masked to 64 bits. The double scalar
-        multiplication is Straus-Shamir over both 253-bit scalars at once, in extended
-        twisted-Edwards coordinates (Hisil-Wong-Carter-Dawson formulas for a = -1).
+        multiplication is Straus-Shamir over both 253-bit scalars at once with 2-bit joint
+        windows (a 16-entry table of sb*B + kb*(-A); multiples of B are constants), in
+        extended twisted-Edwards coordinates (Hisil-Wong-Carter-Dawson formulas, a = -1).
 """
 
 P: constant(uint256) = 57896044618658097711785492504343953926634992332820282019728792003956564819949
@@ -26,10 +27,16 @@ D2: constant(uint256) = 16295367250680780974490674513165176452449235426866156013
 SQRT_M1: constant(uint256) = 19681161376707505956807079304988542015446066515923890162744021073123829784752
 L: constant(uint256) = 7237005577332262213973186563042994240857116359379907606001950938285454250989
 TWO_256_MOD_L: constant(uint256) = 7237005577332262213973186563042994240413239274941949949428319933631315875101
-# The base point B in the cached form (Y + X, Y - X, 2d * T) with Z = 1.
-B_YPX: constant(uint256) = 3533012425803781230144052908719740726127014226477800802100354883158534798213
-B_YMX: constant(uint256) = 31204614345391077396927242593886631629853981173214368409736920319215404093758
-B_T2D: constant(uint256) = 50237614328228664512531835696112167678046477356841409204013502641986506238568
+# Multiples 1, 2, 3 of the base point B in the cached form (Y + X, Y - X, 2d * T), Z = 1.
+B1_YPX: constant(uint256) = 3533012425803781230144052908719740726127014226477800802100354883158534798213
+B1_YMX: constant(uint256) = 31204614345391077396927242593886631629853981173214368409736920319215404093758
+B1_T2D: constant(uint256) = 50237614328228664512531835696112167678046477356841409204013502641986506238568
+B2_YPX: constant(uint256) = 40277088815386731178907243282125131086172340233842699037233503275583876657623
+B2_YMX: constant(uint256) = 48718306963831746885583586643117907343561796231867704143509447914497974261160
+B2_T2D: constant(uint256) = 50706672771372854810760959653406682044345679494001682866047262582014706678367
+B3_YPX: constant(uint256) = 55221577242988382633613921715755988927347615506430221002982523990194636363568
+B3_YMX: constant(uint256) = 19324154932736603031152325029326367275890211278985171650228672434569381466725
+B3_T2D: constant(uint256) = 40779097241408971452228116607583414735230162954196233009433085899742953658505
 
 MAX_MESSAGE: constant(uint256) = 256
 MAX_SHA_INPUT: constant(uint256) = 320          # R || A || message
@@ -184,6 +191,44 @@ def decode_point(encoding: bytes32) -> (bool, uint256, uint256):
 
 
 @internal
+@pure
+def _double(x1: uint256, y1: uint256, z1: uint256) -> (uint256, uint256, uint256, uint256):
+    # dbl-2008-hwcd for a = -1: 2 (X : Y : Z) in extended coordinates, with T.
+    xx: uint256 = uint256_mulmod(x1, x1, P)
+    yy: uint256 = uint256_mulmod(y1, y1, P)
+    zz2: uint256 = uint256_mulmod(z1, z1, P)
+    zz2 = uint256_addmod(zz2, zz2, P)
+    xy: uint256 = uint256_addmod(x1, y1, P)
+    sxy: uint256 = uint256_addmod(xx, yy, P)
+    e: uint256 = uint256_addmod(uint256_mulmod(xy, xy, P), unsafe_sub(P, sxy), P)
+    g: uint256 = uint256_addmod(yy, unsafe_sub(P, xx), P)
+    f: uint256 = uint256_addmod(g, unsafe_sub(P, zz2), P)
+    h: uint256 = unsafe_sub(P, sxy)
+    return uint256_mulmod(e, f, P), uint256_mulmod(g, h, P), uint256_mulmod(f, g, P), uint256_mulmod(e, h, P)
+
+
+@internal
+@pure
+def _add(x1: uint256, y1: uint256, z1: uint256, t1: uint256, ypx: uint256, ymx: uint256, t2d: uint256, z2: uint256) -> (uint256, uint256, uint256, uint256):
+    # add-2008-hwcd-3 for a = -1 with the second point cached as (Y+X, Y-X, 2d T, 2 Z).
+    a: uint256 = uint256_mulmod(uint256_addmod(y1, unsafe_sub(P, x1), P), ymx, P)
+    b: uint256 = uint256_mulmod(uint256_addmod(y1, x1, P), ypx, P)
+    c: uint256 = uint256_mulmod(t1, t2d, P)
+    d: uint256 = uint256_mulmod(z1, z2, P)
+    e: uint256 = uint256_addmod(b, unsafe_sub(P, a), P)
+    f: uint256 = uint256_addmod(d, unsafe_sub(P, c), P)
+    g: uint256 = uint256_addmod(d, c, P)
+    h: uint256 = uint256_addmod(b, a, P)
+    return uint256_mulmod(e, f, P), uint256_mulmod(g, h, P), uint256_mulmod(f, g, P), uint256_mulmod(e, h, P)
+
+
+@internal
+@pure
+def _cached(x: uint256, y: uint256, z: uint256, t: uint256) -> (uint256, uint256, uint256, uint256):
+    return uint256_addmod(y, x, P), uint256_addmod(y, unsafe_sub(P, x), P), uint256_mulmod(t, D2, P), uint256_addmod(z, z, P)
+
+
+@internal
 @view
 def verify(public_key: bytes32, message: Bytes[MAX_MESSAGE], signature: Bytes[64]) -> bool:
     """
@@ -210,71 +255,78 @@ def verify(public_key: bytes32, message: Bytes[MAX_MESSAGE], signature: Bytes[64
         uint256_mulmod(self._bswap(convert(second, uint256)) % L, TWO_256_MOD_L, L),
         self._bswap(convert(first, uint256)) % L, L)
 
-    # Cached forms (Y + X, Y - X, 2d T, 2 Z) of -A and of B - A.
+    # Table of the cached forms of sb * B + kb * (-A) for sb, kb in 0..3, at index sb + 4 kb.
+    t_ypx: uint256[16] = empty(uint256[16])
+    t_ymx: uint256[16] = empty(uint256[16])
+    t_t2d: uint256[16] = empty(uint256[16])
+    t_z2: uint256[16] = empty(uint256[16])
+    t_ypx[1] = B1_YPX
+    t_ymx[1] = B1_YMX
+    t_t2d[1] = B1_T2D
+    t_ypx[2] = B2_YPX
+    t_ymx[2] = B2_YMX
+    t_t2d[2] = B2_T2D
+    t_ypx[3] = B3_YPX
+    t_ymx[3] = B3_YMX
+    t_t2d[3] = B3_T2D
+    t_z2[1] = 2
+    t_z2[2] = 2
+    t_z2[3] = 2
+    # kb * (-A) in extended coordinates: -A = (-x, y, 1, -x y).
     nx: uint256 = (P - ax) % P
-    na_ypx: uint256 = uint256_addmod(ay, nx, P)
-    na_ymx: uint256 = uint256_addmod(ay, ax, P)
-    na_t2d: uint256 = uint256_mulmod(uint256_mulmod(nx, ay, P), D2, P)
-    # B + (-A) from affine inputs (Z1 = Z2 = 1), with T.
-    qa: uint256 = uint256_mulmod(B_YMX, na_ymx, P)
-    qb: uint256 = uint256_mulmod(B_YPX, na_ypx, P)
-    qc: uint256 = uint256_mulmod(B_T2D, uint256_mulmod(nx, ay, P), P)
-    qe: uint256 = uint256_addmod(qb, P - qa, P)
-    qf: uint256 = uint256_addmod(2, P - qc, P)
-    qg: uint256 = uint256_addmod(2, qc, P)
-    qh: uint256 = uint256_addmod(qb, qa, P)
-    bx: uint256 = uint256_mulmod(qe, qf, P)
-    by: uint256 = uint256_mulmod(qg, qh, P)
-    bt: uint256 = uint256_mulmod(qe, qh, P)
-    bz: uint256 = uint256_mulmod(qf, qg, P)
-    ba_ypx: uint256 = uint256_addmod(by, bx, P)
-    ba_ymx: uint256 = uint256_addmod(by, P - bx, P)
-    ba_t2d: uint256 = uint256_mulmod(bt, D2, P)
-    ba_z2: uint256 = uint256_addmod(bz, bz, P)
+    m_x: uint256[4] = [0, nx, 0, 0]
+    m_y: uint256[4] = [1, ay, 0, 0]
+    m_z: uint256[4] = [1, 1, 0, 0]
+    m_t: uint256[4] = [0, uint256_mulmod(nx, ay, P), 0, 0]
+    m_x[2], m_y[2], m_z[2], m_t[2] = self._double(nx, ay, 1)
+    c1: uint256[4] = empty(uint256[4])
+    c1[0], c1[1], c1[2], c1[3] = self._cached(m_x[1], m_y[1], m_z[1], m_t[1])
+    m_x[3], m_y[3], m_z[3], m_t[3] = self._add(m_x[2], m_y[2], m_z[2], m_t[2], c1[0], c1[1], c1[2], c1[3])
+    for kb: uint256 in range(1, 4):
+        i0: uint256 = 4 * kb
+        t_ypx[i0], t_ymx[i0], t_t2d[i0], t_z2[i0] = self._cached(m_x[kb], m_y[kb], m_z[kb], m_t[kb])
+        for sb: uint256 in range(1, 4):
+            x3: uint256 = 0
+            y3: uint256 = 0
+            z3: uint256 = 0
+            w3: uint256 = 0
+            x3, y3, z3, w3 = self._add(m_x[kb], m_y[kb], m_z[kb], m_t[kb], t_ypx[sb], t_ymx[sb], t_t2d[sb], 2)
+            t_ypx[i0 + sb], t_ymx[i0 + sb], t_t2d[i0 + sb], t_z2[i0 + sb] = self._cached(x3, y3, z3, w3)
 
-    # Straus-Shamir: one doubling per bit, one addition of B, -A or B - A where bits are set.
+    # Straus-Shamir with 2-bit joint windows: two doublings per window, then one addition
+    # of the table entry the window's bits of S and k select (none when both are 0).
     X: uint256 = 0
     Y: uint256 = 1
     Z: uint256 = 1
     e_: uint256 = 0                             # T = e_ * h_ after a doubling
     h_: uint256 = 0
-    for j: uint256 in range(253):
-        i: uint256 = 252 - j
-        # doubling (dbl-2008-hwcd, a = -1)
+    for j: uint256 in range(254):
+        # doubling (dbl-2008-hwcd, a = -1); T is left as e_ * h_
         xx: uint256 = uint256_mulmod(X, X, P)
         yy: uint256 = uint256_mulmod(Y, Y, P)
         zz2: uint256 = uint256_mulmod(Z, Z, P)
         zz2 = uint256_addmod(zz2, zz2, P)
         xy: uint256 = uint256_addmod(X, Y, P)
-        e_ = uint256_addmod(uint256_mulmod(xy, xy, P), P - uint256_addmod(xx, yy, P), P)
-        g_: uint256 = uint256_addmod(yy, P - xx, P)
-        f_: uint256 = uint256_addmod(g_, P - zz2, P)
-        h_ = P - uint256_addmod(xx, yy, P)
+        sxy: uint256 = uint256_addmod(xx, yy, P)
+        e_ = uint256_addmod(uint256_mulmod(xy, xy, P), unsafe_sub(P, sxy), P)
+        g_: uint256 = uint256_addmod(yy, unsafe_sub(P, xx), P)
+        f_: uint256 = uint256_addmod(g_, unsafe_sub(P, zz2), P)
+        h_ = unsafe_sub(P, sxy)
         X = uint256_mulmod(e_, f_, P)
         Y = uint256_mulmod(g_, h_, P)
         Z = uint256_mulmod(f_, g_, P)
-        sel: uint256 = ((s >> i) & 1) | (((k >> i) & 1) << 1)
-        if sel != 0:
-            c_ypx: uint256 = B_YPX
-            c_ymx: uint256 = B_YMX
-            c_t2d: uint256 = B_T2D
-            c_z2: uint256 = 2
-            if sel == 2:
-                c_ypx = na_ypx
-                c_ymx = na_ymx
-                c_t2d = na_t2d
-            elif sel == 3:
-                c_ypx = ba_ypx
-                c_ymx = ba_ymx
-                c_t2d = ba_t2d
-                c_z2 = ba_z2
+        if j & 1 == 0:
+            continue
+        sh: uint256 = unsafe_sub(253, j)        # the window's low bit: 252, 250, ..., 0
+        idx: uint256 = ((s >> sh) & 3) | (((k >> sh) & 3) << 2)
+        if idx != 0:
             t: uint256 = uint256_mulmod(e_, h_, P)
-            pa: uint256 = uint256_mulmod(uint256_addmod(Y, P - X, P), c_ymx, P)
-            pb: uint256 = uint256_mulmod(uint256_addmod(Y, X, P), c_ypx, P)
-            pc: uint256 = uint256_mulmod(t, c_t2d, P)
-            pd: uint256 = uint256_mulmod(Z, c_z2, P)
-            e_ = uint256_addmod(pb, P - pa, P)
-            f2: uint256 = uint256_addmod(pd, P - pc, P)
+            pa: uint256 = uint256_mulmod(uint256_addmod(Y, unsafe_sub(P, X), P), t_ymx[idx], P)
+            pb: uint256 = uint256_mulmod(uint256_addmod(Y, X, P), t_ypx[idx], P)
+            pc: uint256 = uint256_mulmod(t, t_t2d[idx], P)
+            pd: uint256 = uint256_mulmod(Z, t_z2[idx], P)
+            e_ = uint256_addmod(pb, unsafe_sub(P, pa), P)
+            f2: uint256 = uint256_addmod(pd, unsafe_sub(P, pc), P)
             g2: uint256 = uint256_addmod(pd, pc, P)
             h_ = uint256_addmod(pb, pa, P)
             X = uint256_mulmod(e_, f2, P)
