@@ -77,10 +77,10 @@ class CausalSelfAttention(torch.nn.Module):
         q = q.reshape(b, t, h, d).transpose(1, 2)  # (B, H, T, D)
         k = k.reshape(b, t, h, d).transpose(1, 2)  # (B, H, T, D)
         v = v.reshape(b, t, h, d).transpose(1, 2)  # (B, H, T, D)
-        att = F.matmul(q, k.transpose(-2, -1))  # (B, H, T, T) scores
-        att = F.mul(att, self.scale)  # (B, H, T, T)
-        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()  # (T, T) keys <= query
-        att = F.where(causal, att, float("-inf"))  # (B, H, T, T) future keys masked
+        q = F.mul(q, self.scale)  # (B, H, T, D): scaling q is T/D times cheaper than the scores
+        att = F.matmul(q, k.transpose(-2, -1))  # (B, H, T, T) scaled scores
+        future = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)  # (T, T) keys after the query
+        att = F.masked_fill(att, future, float("-inf"))  # (B, H, T, T)
         att = F.softmax(att, dim=-1)  # (B, H, T, T) attention weights
         y = F.matmul(att, v)  # (B, H, T, D)
         y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C) heads side by side

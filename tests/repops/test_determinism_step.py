@@ -192,6 +192,8 @@ def _reference_outputs(op: str, ins: list[np.ndarray], attrs: dict | None, n_out
         return [ins[1][ins[0]]]
     if op == "gather":
         return [np.take_along_axis(ins[0], ins[1], attrs["dim"])]
+    if op == "masked_fill":
+        return [np.where(ins[1], np.float32(attrs["value"]), ins[0])]
     if op == "where":
         return [np.where(ins[0], ins[1], ins[2])]
     if op == "adamw":
