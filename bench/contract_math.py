@@ -16,15 +16,13 @@ import argparse
 import hashlib
 import json
 import statistics
-from pathlib import Path
 
 import numpy as np
-import vyper
 import web3
-from eth_tester import EthereumTester, PyEVMBackend
-from vyper.compiler.input_bundle import FilesystemInputBundle
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "protocol" / "contracts"
+from protocol.chain.artifacts import compile_source
+from protocol.chain.backends import embedded_web3
+
 FLOAT32_OPS = ["add", "sub", "mul", "div", "sqrt", "lt", "le", "eq", "min", "max",
                "to_int32", "from_int32", "neg", "abs"]  # harness op codes 0..13
 EDGES = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x00000001, 0x007FFFFF,
@@ -32,18 +30,14 @@ EDGES = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x00000001,
 
 
 def deploy(w3: web3.Web3, relative_path: str):
-    path = CONTRACTS / relative_path
-    out = vyper.compile_code(path.read_text(), contract_path=str(path),
-                             input_bundle=FilesystemInputBundle([CONTRACTS]),
-                             output_formats=["abi", "bytecode"])
-    tx = w3.eth.contract(abi=out["abi"], bytecode=out["bytecode"]).constructor().transact()
+    art = compile_source(relative_path)
+    tx = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor().transact()
     address = w3.eth.wait_for_transaction_receipt(tx).contractAddress
-    return w3.eth.contract(address=address, abi=out["abi"]).functions
+    return w3.eth.contract(address=address, abi=art.abi).functions
 
 
 def embedded_chain() -> web3.Web3:
-    genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": 100_000_000})
-    w3 = web3.Web3(web3.EthereumTesterProvider(EthereumTester(backend=PyEVMBackend(genesis_parameters=genesis))))
+    w3 = embedded_web3()
     w3.eth.default_account = w3.eth.accounts[0]
     return w3
 
