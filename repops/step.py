@@ -172,11 +172,13 @@ def train_step(
     micro_batches: int = 1,
     trace_ops: bool = True,
     keep_tensors: bool = False,
-    background: bool = False,
+    background: bool = True,
 ) -> StepResult:
     """Forward, backward and one AdamW update on `batch`. With micro_batches = k > 1 the B rows
     are split into k equal consecutive groups whose gradients are accumulated in group order
-    (a different, equally deterministic computation: k is part of the committed StepConfig)."""
+    (a different, equally deterministic computation: k is part of the committed StepConfig).
+    `trace_ops=False` skips the trace (trace_root None); `keep_tensors` keeps every op's
+    tensors for openings; `background` hashes on the tracer's worker thread (same roots)."""
     batch.validate(model.config)
     rows = batch.tokens.shape[0]
     if micro_batches < 1 or rows % micro_batches:
@@ -184,13 +186,23 @@ def train_step(
     before = checkpoint.checkpoint_hash(state_tensors(model, optimizer))
     size = rows // micro_batches
 
+    params = [p for _, p in model.named_parameters()]
+
     def run() -> torch.Tensor:
         optimizer.zero_grad()
-        total = None
+        total, grads = None, None
         for k in range(micro_batches):
             loss = policy_loss(model, batch.rows(k * size, (k + 1) * size), rows)
             loss.backward()
-            total = loss.detach() if total is None else F.add(total, loss.detach())
+            with torch.no_grad():
+                # Accumulate with traced adds, micro-batch by micro-batch, so the gradient
+                # AdamW reads is committed op by op (autograd's own += would not be traced).
+                new = [p.grad for p in params]
+                grads = new if grads is None else [g if n is None else F.add(g, n) for g, n in zip(grads, new)]
+                total = loss.detach() if total is None else F.add(total, loss.detach())
+            optimizer.zero_grad()
+        for p, g in zip(params, grads):
+            p.grad = g
         optimizer.step()
         return total
 
