@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "swarmclient.cli.chain_cmd",
     "swarmclient.cli.peer_cmd",
     "swarmclient.cli.devnet_cmd",
+    "swarmclient.cli.top_cmd",
 ]
 
 
