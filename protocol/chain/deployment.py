@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import trio
 from web3 import Web3
 
 from protocol.chain.artifacts import CONTRACT_NAMES, load_artifacts
@@ -129,4 +130,5 @@ async def deploy(w3: Web3, worker: TxWorker, params: Params = Params(), *, treas
     if treasury == worker.address and params.pool:
         await worker.transact("approve pool", contracts["Token"].functions.approve(ledger, params.pool))
         result = await worker.transact("fund pool", contracts["ClaimLedger"].functions.fund(params.pool))
-    return Deployment(w3.eth.chain_id, result.block, params, addresses, {n: artifacts[n].abi for n in CONTRACT_NAMES})
+    chain_id = await trio.to_thread.run_sync(lambda: w3.eth.chain_id)
+    return Deployment(chain_id, result.block, params, addresses, {n: artifacts[n].abi for n in CONTRACT_NAMES})

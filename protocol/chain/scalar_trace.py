@@ -72,7 +72,9 @@ class ScalarTrace:
     tensors: dict[bytes, Float32Tensor]
     spacing: list[int]  # per level, e.g. [4, 2, 1]
     states: list[tuple[int, int]] = field(default_factory=list)  # (acc, tmp) before each pc
-    corrupt_at: int | None = None  # a cheat: flip the low bit of this instruction's result
+    corrupt_at: int | None = None  # a cheat: flip the top mantissa bit of this instruction's result
+    _leaves: list[bytes] | None = field(default=None, repr=False)
+    _root: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         acc, tmp = 0, 0
@@ -82,7 +84,7 @@ class ScalarTrace:
             b = self._read(ins.src_b, ins.root_b, ins.index_b, acc, tmp)
             r = apply(ins.opcode, a, b)
             if pc == self.corrupt_at:
-                r ^= 1
+                r ^= 0x00400000  # large enough that later rounding cannot absorb it
             acc, tmp = (r, tmp) if ins.dst == 0 else (acc, r)
             self.states.append((acc, tmp))
         if len(self.instructions) % self.spacing[0]:
@@ -100,8 +102,16 @@ class ScalarTrace:
         raise ValueError(f"bad source {src}")
 
     @property
+    def leaves(self) -> list[bytes]:
+        if self._leaves is None:
+            self._leaves = [ins.leaf(pc) for pc, ins in enumerate(self.instructions)]
+        return self._leaves
+
+    @property
     def program_root(self) -> bytes:
-        return tree_root([ins.leaf(pc) for pc, ins in enumerate(self.instructions)])
+        if self._root is None:
+            self._root = tree_root(self.leaves)
+        return self._root
 
     def state(self, pc: int) -> bytes:
         acc, tmp = self.states[pc]
@@ -131,7 +141,7 @@ class ScalarTrace:
         """scalar_step.StepProof for the transition pc -> pc + 1, from this (honest) trace."""
         ins = self.instructions[pc]
         acc, tmp = self.states[pc]
-        leaves = [i.leaf(n) for n, i in enumerate(self.instructions)]
+        leaves = self.leaves
         op_a = self.tensors[ins.root_a].opening(ins.index_a) if ins.src_a == SRC_TENSOR else EMPTY_OPENING
         op_b = self.tensors[ins.root_b].opening(ins.index_b) if ins.src_b == SRC_TENSOR else EMPTY_OPENING
         return (self.program_root, pc, acc, tmp, ins.as_tuple(), tree_proof(leaves, pc), op_a, op_b)

@@ -46,7 +46,8 @@ def sign_binding(key: Ed25519PrivateKey, chain_id: int, registry: str, account: 
     return key.sign(binding_message(chain_id, registry, account))
 
 
-async def register_and_stake(client: ChainClient, chain_id: int, amount: int, log: Callable[[TxResult], None]) -> bytes:
+async def register_and_stake(client: ChainClient, chain_id: int, amount: int,
+                             log: Callable[[TxResult], None] = lambda result: None) -> bytes:
     key, public = peer_key_pair()
     signature = sign_binding(key, chain_id, client.registry.address, client.address)
     log(await client.registry.register(public, signature))
@@ -57,7 +58,11 @@ async def register_and_stake(client: ChainClient, chain_id: int, amount: int, lo
 
 async def play(game_id: int, claimant: ChainClient, challenger: ChainClient, lying: ScalarTrace,
                honest: ScalarTrace, log: Callable[[TxResult], None]) -> str:
-    """Play both sides until the game resolves; the challenger proves the final step."""
+    """Play both sides until the game resolves; the challenger proves the final step.
+
+    A caller that played the upper levels itself may hand over at the last level, as long as
+    that level's range starts at state 0 of the traces.
+    """
     base = 0
     while True:
         g = await claimant.game.game(game_id)
@@ -107,7 +112,7 @@ async def run_selftest(chain: Chain, *, params: Params = SELFTEST_PARAMS,
             await nursery.start(c.worker.serve)
         await treasury.token.transfer(claimant.address, 10_000 * AI)
         await treasury.token.transfer(challenger.address, 10_000 * AI)
-        chain_id = w3.eth.chain_id
+        chain_id = await trio.to_thread.run_sync(lambda: w3.eth.chain_id)
 
         await register_and_stake(claimant, chain_id, 3 * params.min_stake, log)
 
