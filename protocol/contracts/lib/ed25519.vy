@@ -110,13 +110,13 @@ def sha512(data: Bytes[MAX_SHA_INPUT]) -> (bytes32, bytes32):
             w[14] = 0
             w[15] = n * 8
         for t: uint256 in range(16, 80):
-            x: uint256 = w[t - 15]
+            x: uint256 = w[unsafe_sub(t, 15)]
             xx: uint256 = x | (x << 64)
-            y: uint256 = w[t - 2]
+            y: uint256 = w[unsafe_sub(t, 2)]
             yy: uint256 = y | (y << 64)
             s0: uint256 = (((xx >> 1) ^ (xx >> 8)) & M64) ^ (x >> 7)
             s1: uint256 = (((yy >> 19) ^ (yy >> 61)) & M64) ^ (y >> 6)
-            w[t] = unsafe_add(unsafe_add(w[t - 16], s0), unsafe_add(w[t - 7], s1)) & M64
+            w[t] = unsafe_add(unsafe_add(w[unsafe_sub(t, 16)], s0), unsafe_add(w[unsafe_sub(t, 7)], s1)) & M64
         a: uint256 = hs[0]
         b: uint256 = hs[1]
         c: uint256 = hs[2]
@@ -125,19 +125,60 @@ def sha512(data: Bytes[MAX_SHA_INPUT]) -> (bytes32, bytes32):
         f: uint256 = hs[5]
         g: uint256 = hs[6]
         h: uint256 = hs[7]
-        for t: uint256 in range(80):
-            ee: uint256 = e | (e << 64)
-            t1: uint256 = unsafe_add(unsafe_add(unsafe_add(h, ((ee >> 14) ^ (ee >> 18) ^ (ee >> 41)) & M64), unsafe_add((e & f) ^ ((e ^ M64) & g), k[t])), w[t])
-            aa: uint256 = a | (a << 64)
-            t2: uint256 = unsafe_add(((aa >> 28) ^ (aa >> 34) ^ (aa >> 39)) & M64, (a & b) ^ (a & c) ^ (b & c))
-            h = g
-            g = f
-            f = e
-            e = unsafe_add(d, t1) & M64
-            d = c
-            c = b
-            b = a
-            a = unsafe_add(t1, t2) & M64
+        # Eight rounds per pass with the working variables' roles rotated instead of moved:
+        # round i's new `a` lands in the slot of its `h`, its new `e` in the slot of its `d`.
+        for r: uint256 in range(10):
+            t: uint256 = r * 8
+            x: uint256 = 0
+            y: uint256 = 0
+            # round 8r + 0
+            x = e | (e << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(h, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), g ^ (e & (f ^ g))), unsafe_add(k[t + 0], w[t + 0]))
+            x = a | (a << 64)
+            d = unsafe_add(d, y) & M64
+            h = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (a & b) | (c & (a | b)))) & M64
+            # round 8r + 1
+            x = d | (d << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(g, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), f ^ (d & (e ^ f))), unsafe_add(k[t + 1], w[t + 1]))
+            x = h | (h << 64)
+            c = unsafe_add(c, y) & M64
+            g = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (h & a) | (b & (h | a)))) & M64
+            # round 8r + 2
+            x = c | (c << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(f, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), e ^ (c & (d ^ e))), unsafe_add(k[t + 2], w[t + 2]))
+            x = g | (g << 64)
+            b = unsafe_add(b, y) & M64
+            f = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (g & h) | (a & (g | h)))) & M64
+            # round 8r + 3
+            x = b | (b << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(e, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), d ^ (b & (c ^ d))), unsafe_add(k[t + 3], w[t + 3]))
+            x = f | (f << 64)
+            a = unsafe_add(a, y) & M64
+            e = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (f & g) | (h & (f | g)))) & M64
+            # round 8r + 4
+            x = a | (a << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(d, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), c ^ (a & (b ^ c))), unsafe_add(k[t + 4], w[t + 4]))
+            x = e | (e << 64)
+            h = unsafe_add(h, y) & M64
+            d = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (e & f) | (g & (e | f)))) & M64
+            # round 8r + 5
+            x = h | (h << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(c, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), b ^ (h & (a ^ b))), unsafe_add(k[t + 5], w[t + 5]))
+            x = d | (d << 64)
+            g = unsafe_add(g, y) & M64
+            c = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (d & e) | (f & (d | e)))) & M64
+            # round 8r + 6
+            x = g | (g << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(b, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), a ^ (g & (h ^ a))), unsafe_add(k[t + 6], w[t + 6]))
+            x = c | (c << 64)
+            f = unsafe_add(f, y) & M64
+            b = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (c & d) | (e & (c | d)))) & M64
+            # round 8r + 7
+            x = f | (f << 64)
+            y = unsafe_add(unsafe_add(unsafe_add(a, ((x >> 14) ^ (x >> 18) ^ (x >> 41)) & M64), h ^ (f & (g ^ h))), unsafe_add(k[t + 7], w[t + 7]))
+            x = b | (b << 64)
+            e = unsafe_add(e, y) & M64
+            a = unsafe_add(y, unsafe_add(((x >> 28) ^ (x >> 34) ^ (x >> 39)) & M64, (b & c) | (d & (b | c)))) & M64
         hs[0] = unsafe_add(hs[0], a) & M64
         hs[1] = unsafe_add(hs[1], b) & M64
         hs[2] = unsafe_add(hs[2], c) & M64
