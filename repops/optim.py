@@ -124,18 +124,28 @@ class AdamW:
         c2 = _f32(np.float32(1.0) - np.float32(b2))
         attrs = {"lr": float(self.lr), "beta1": float(b1), "beta2": float(b2), "eps": float(self.eps),
                  "weight_decay": float(self.weight_decay), "step": t}
-        for name, p in self.params:
-            g = p.grad
-            if g is None:
-                continue
+        live = [(name, p) for name, p in self.params if p.grad is not None]
+        if not live:
+            return
+        # One elementwise program over all parameters at once (concatenated): the same
+        # per-element operations as a per-parameter loop, with far fewer torch calls.
+        device = live[0][1].device
+        flat = [torch.cat([t.reshape(-1) for t in ts]) for ts in zip(*[
+            (p.detach(), p.grad, self.state[name]["exp_avg"], self.state[name]["exp_avg_sq"]) for name, p in live])]
+        p_all, g_all, m_all, v_all = flat
+        sqrt_bc2 = P.sqrt(torch.tensor(bc2, dtype=torch.float32, device=device))
+        p_new = P.mul(p_all, decay)
+        m_new = P.add(P.mul(m_all, b1), P.mul(g_all, c1))
+        v_new = P.add(P.mul(v_all, b2), P.mul(P.mul(g_all, c2), g_all))
+        denom = P.add(P.div(P.sqrt(v_new), sqrt_bc2), float(np.float32(self.eps)))
+        p_new = P.sub(p_new, P.mul(P.div(m_new, denom), step_size))
+        offset = 0
+        for name, p in live:
+            n = p.numel()
+            pn, mn, vn = (t[offset : offset + n].view(p.shape) for t in (p_new, m_new, v_new))
             st = self.state[name]
-            m, v = st["exp_avg"], st["exp_avg_sq"]
-            sqrt_bc2 = P.sqrt(torch.tensor(bc2, dtype=torch.float32, device=p.device))
-            p_new = P.mul(p, decay)
-            m_new = P.add(P.mul(m, b1), P.mul(g, c1))
-            v_new = P.add(P.mul(v, b2), P.mul(P.mul(g, c2), g))
-            denom = P.add(P.div(P.sqrt(v_new), sqrt_bc2), float(np.float32(self.eps)))
-            p_new = P.sub(p_new, P.mul(P.div(m_new, denom), step_size))
-            trace.record("adamw", (p, g, m, v), (p_new, m_new, v_new), attrs)
-            p.copy_(p_new)
-            st["exp_avg"], st["exp_avg_sq"] = m_new, v_new
+            trace.record("adamw", (p, p.grad, st["exp_avg"], st["exp_avg_sq"]), (pn, mn, vn), attrs)
+            p.copy_(pn)
+            # own storage per moment: checkpoints (safetensors) refuse tensors sharing memory
+            st["exp_avg"], st["exp_avg_sq"] = mn.clone(), vn.clone()
+            offset += n
