@@ -133,3 +133,16 @@ def test_decode_point_matches_rfc8032(ed, enc):
     want = py_decode(enc)
     got = ed.decode_point(enc).call()
     assert got == ([False, 0, 0] if want is None else [True, *want])
+
+
+def test_deployed_verifier_called_through_its_interface(deploy):
+    """lib/Ed25519Verifier.vy, the deployable form, answers a caller that uses the .vyi."""
+    verifier = deploy("lib/Ed25519Verifier.vy")
+    caller = deploy("test_harness/ed25519_caller.vy").functions
+    key = SigningKey(b"\x0b" * 32)
+    msg = b"swarm-registry/1" + bytes(32) + b"\x33" * 40
+    sig = key.sign(msg).signature
+    ok, gas = caller.check(verifier.address, bytes(key.verify_key), msg, sig).call(GAS)
+    assert ok and 300_000 < gas < 1_000_000, gas
+    bad = sig[:10] + bytes([sig[10] ^ 4]) + sig[11:]
+    assert caller.check(verifier.address, bytes(key.verify_key), msg, bad).call(GAS)[0] is False
