@@ -93,6 +93,14 @@ def ed25519_gas(w3) -> dict:
         ok, gas = e.verify_gas(pk, msg, key.sign(msg).signature).call({"gas": 30_000_000})
         assert ok
         out[label] = gas
+    art = compile_source("lib/Ed25519Verifier.vy")
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor().transact())
+    caller = deploy(w3, "test_harness/ed25519_caller.vy")
+    ok, gas = caller.check(receipt.contractAddress, pk, binding, key.sign(binding).signature).call({"gas": 30_000_000})
+    assert ok
+    out["Ed25519Verifier via staticcall, 88-byte binding"] = gas
+    out["Ed25519Verifier deployment"] = receipt.gasUsed
+    out["Ed25519Verifier runtime code bytes"] = len(w3.eth.get_code(receipt.contractAddress))
     one = e.sha512(b"").estimate_gas()
     two = e.sha512(bytes(200)).estimate_gas()
     out["sha512 per extra 128-byte block"] = two - one
