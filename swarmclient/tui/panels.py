@@ -27,7 +27,7 @@ ROLLOUT_KINDS = ("rollouts", "announce")
 
 
 def not_available(what: str = "not available") -> Text:
-    return Text(what, style="dim")
+    return Text(what, style="dim", no_wrap=True, overflow="ellipsis")
 
 
 def boxed(title: str, body: RenderableType, height: int | None = None) -> Panel:
