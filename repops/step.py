@@ -172,7 +172,7 @@ def train_step(
     micro_batches: int = 1,
     trace_ops: bool = True,
     keep_tensors: bool = False,
-    background: bool = True,
+    background: bool = False,
 ) -> StepResult:
     """Forward, backward and one AdamW update on `batch`. With micro_batches = k > 1 the B rows
     are split into k equal consecutive groups whose gradients are accumulated in group order
