@@ -70,16 +70,6 @@ def _bitlen(v: uint256) -> uint256:
 
 @internal
 @pure
-def _unpack(mag: uint256) -> (uint256, uint256):
-    # Finite non-zero magnitude bits -> (m, E) with value = m * 2**(E - EXP_OFFSET).
-    biased: uint256 = mag >> 23
-    if biased == 0:
-        return mag, E_MIN
-    return (mag & FRAC_MASK) | HIDDEN_BIT, unsafe_add(biased, EXP_OFFSET - 150)
-
-
-@internal
-@pure
 def _round_pack(sign: uint256, m: uint256, e: uint256, n: uint256) -> uint32:
     # Round m * 2**(e - EXP_OFFSET) to binary32 with RNE; 2**(n-1) <= m < 2**n.
     # An inexact value is passed as (2m + 1, e - 1, n + 1): that sticky 1 then sits strictly
@@ -134,8 +124,20 @@ def _add(x: uint256, y: uint256) -> uint32:
     ea: uint256 = 0
     mb: uint256 = 0
     eb: uint256 = 0
-    ma, ea = self._unpack(ax)
-    mb, eb = self._unpack(ay)
+    ea = ax >> 23
+    ma = ax & FRAC_MASK
+    if ea == 0:
+        ea = 1                                # subnormal: same scale as the smallest normal
+    else:
+        ma = ma | HIDDEN_BIT
+    ea = unsafe_add(ea, EXP_OFFSET - 150)
+    eb = ay >> 23
+    mb = ay & FRAC_MASK
+    if eb == 0:
+        eb = 1                                # subnormal: same scale as the smallest normal
+    else:
+        mb = mb | HIDDEN_BIT
+    eb = unsafe_add(eb, EXP_OFFSET - 150)
     d: uint256 = unsafe_sub(ea, eb)
     if d > ADD_GAP:
         # The smaller addend is below 2**(ea - 16); any value strictly between 0 and one
@@ -193,8 +195,20 @@ def mul(a: uint32, b: uint32) -> uint32:
     ea: uint256 = 0
     mb: uint256 = 0
     eb: uint256 = 0
-    ma, ea = self._unpack(ax)
-    mb, eb = self._unpack(ay)
+    ea = ax >> 23
+    ma = ax & FRAC_MASK
+    if ea == 0:
+        ea = 1                                # subnormal: same scale as the smallest normal
+    else:
+        ma = ma | HIDDEN_BIT
+    ea = unsafe_add(ea, EXP_OFFSET - 150)
+    eb = ay >> 23
+    mb = ay & FRAC_MASK
+    if eb == 0:
+        eb = 1                                # subnormal: same scale as the smallest normal
+    else:
+        mb = mb | HIDDEN_BIT
+    eb = unsafe_add(eb, EXP_OFFSET - 150)
     m: uint256 = unsafe_mul(ma, mb)
     n: uint256 = 0
     if m >> 47 != 0:
@@ -232,8 +246,20 @@ def div(a: uint32, b: uint32) -> uint32:
     ea: uint256 = 0
     mb: uint256 = 0
     eb: uint256 = 0
-    ma, ea = self._unpack(ax)
-    mb, eb = self._unpack(ay)
+    ea = ax >> 23
+    ma = ax & FRAC_MASK
+    if ea == 0:
+        ea = 1                                # subnormal: same scale as the smallest normal
+    else:
+        ma = ma | HIDDEN_BIT
+    ea = unsafe_add(ea, EXP_OFFSET - 150)
+    eb = ay >> 23
+    mb = ay & FRAC_MASK
+    if eb == 0:
+        eb = 1                                # subnormal: same scale as the smallest normal
+    else:
+        mb = mb | HIDDEN_BIT
+    eb = unsafe_add(eb, EXP_OFFSET - 150)
     num: uint256 = ma << DIV_EXTRA
     q: uint256 = unsafe_div(num, mb)
     n: uint256 = 0
@@ -264,7 +290,13 @@ def sqrt(a: uint32) -> uint32:
         return a
     m: uint256 = 0
     e: uint256 = 0
-    m, e = self._unpack(ax)
+    e = ax >> 23
+    m = ax & FRAC_MASK
+    if e == 0:
+        e = 1                                 # subnormal: same scale as the smallest normal
+    else:
+        m = m | HIDDEN_BIT
+    e = unsafe_add(e, EXP_OFFSET - 150)
     if e & 1 != 0:                            # EXP_OFFSET is even: make the exponent even
         m = m << 1
         e = unsafe_sub(e, 1)
@@ -392,7 +424,13 @@ def to_int32(a: uint32) -> int32:
         return 0
     m: uint256 = 0
     e: uint256 = 0
-    m, e = self._unpack(ax)
+    e = ax >> 23
+    m = ax & FRAC_MASK
+    if e == 0:
+        e = 1                                 # subnormal: same scale as the smallest normal
+    else:
+        m = m | HIDDEN_BIT
+    e = unsafe_add(e, EXP_OFFSET - 150)
     v: uint256 = 0
     if e >= EXP_OFFSET:
         v = m << unsafe_sub(e, EXP_OFFSET)
