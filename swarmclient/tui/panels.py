@@ -73,8 +73,10 @@ def connection_line(view: PeerView) -> Text:
     if view.connection is Connection.GONE:
         since = f" since {f.fmt_clock(view.since_s)}" if view.since_s else ""
         return Text(f"✖ peer gone{since}, reconnecting…", style="bold red")
-    reason = f" ({view.error})" if view.error else ""
-    return Text(f"… waiting for a peer at {view.target or 'the control socket'}{reason}", style="yellow")
+    target = view.target or "the control socket"
+    # The error usually repeats the path; say it once.
+    reason = f" ({view.error})" if view.error and target not in view.error else ""
+    return Text(f"… waiting for a peer at {target}{reason}", style="yellow")
 
 
 def header(view: PeerView, width: int, height: int) -> RenderableType:
