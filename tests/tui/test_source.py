@@ -112,3 +112,29 @@ async def test_serve_loop_follows_events_across_a_restart(sock_path):
             while source.events[-1].get("round") != 8:
                 await trio.sleep(0.02)
         nursery.cancel_scope.cancel()
+
+
+async def test_devnet_dashboard_over_live_sources(sock_path):
+    import io
+
+    from rich.console import Console
+
+    from swarmclient.tui import run_dashboard
+
+    second_path = sock_path.with_name("second.sock")
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False)
+    async with trio.open_nursery() as nursery:
+        await _serve(nursery, sock_path, FakeRuntimeState(1), control.EventHub())
+        sources = [PeerSource(sock_path, poll_s=0.05, follow_events=False),
+                   PeerSource(second_path, poll_s=0.05, follow_events=False)]  # nobody there
+        nursery.start_soon(lambda: run_dashboard(sources, console=console, title=lambda: "my devnet", refresh_hz=10))
+        with trio.fail_after(10):
+            while sources[0].polls < 3:
+                await trio.sleep(0.05)
+            await trio.sleep(0.3)  # a frame after the polls
+        nursery.cancel_scope.cancel()
+    text = out.getvalue()
+    assert "my devnet" in text and "12D3KooWsource" in text
+    assert "connecting" in text  # the second source never had a peer
+    assert "1/2 answering" in text
