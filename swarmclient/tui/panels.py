@@ -367,13 +367,22 @@ def describe_event(event: Mapping[str, Any]) -> str:
 
 def log_panel(view: PeerView, width: int, height: int) -> RenderableType:
     rows = max(1, height - 2)
+    # The peer's own error list (e.g. "not meshed after 60 s") is what an operator most needs
+    # to see: its last two take the bottom rows, in red, whatever the event stream says.
+    errors = [e for e in (f.as_list(snap(view).get("errors")) or []) if isinstance(e, str)][-2:]
+    errors = errors[: max(0, rows - 1)]
+    error_lines = []
+    for error in errors:
+        line = Text(f"error: {f.as_str(error)}", style="red")
+        line.truncate(max(1, width - 4), overflow="ellipsis")
+        error_lines.append(line)
     if not view.events:
-        return boxed("Log", not_available("no events yet"), height)
+        return boxed("Log", Group(not_available("no events yet"), *error_lines), height)
     lines = []
-    for event in list(view.events)[-rows:]:
+    for event in list(view.events)[-(rows - len(error_lines)):]:
         stamp = f.as_num(event.get("ts_ms"))
         when = f.fmt_clock(stamp / 1000) if stamp is not None else "--:--:--"
         line = Text.assemble((when + " ", "dim"), describe_event(event))
         line.truncate(max(1, width - 4), overflow="ellipsis")
         lines.append(line)
-    return boxed("Log", Group(*lines), height)
+    return boxed("Log", Group(*lines, *error_lines), height)

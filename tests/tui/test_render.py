@@ -103,6 +103,15 @@ def test_gone_peer_says_since_when_and_reconnecting():
     assert "waiting for a peer at /tmp/h/control.sock" in waiting
 
 
+def test_peer_errors_show_in_the_log():
+    snap = synthetic_today()  # no games: the log gets the bottom 8 rows at 80x24
+    snap["errors"] = ["old one", "round 3: publish failed: too-large", "not meshed after 60 s (connected 0, wanted 3)"]
+    text = draw(PeerView.of(snap, now_s=NOW_S, events=EVENTS), 80, 24)
+    assert "error: not meshed after 60 s" in text and "error: round 3: publish failed" in text
+    assert "old one" not in text
+    assert "received round 89 from" in text  # events still shown above the errors
+
+
 def test_many_peers_are_cut_to_the_panel_with_a_count():
     snap = realistic()
     caps = snap["node"]["capabilities"]
