@@ -43,6 +43,8 @@ def cmd_peer(args: argparse.Namespace) -> int:
         parent_pid=args.parent_pid,
         expect_peers=args.expect_peers,
         batch_bytes=args.batch_bytes,
+        linger_seconds=args.linger,
+        drain_signal=args.drain_signal,
     )
     return run_peer(home, options)
 
@@ -59,7 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="start rounds once K peers are connected and meshed (default 0)")
     p.add_argument("--batch-bytes", type=_positive_int, metavar="N",
                    help="fixed batch size in bytes of text (default: a realistic 2 KB..200 KB spread)")
+    p.add_argument("--linger", type=float, metavar="S",
+                   help="after the last round keep relaying this long (default: one round, at least 2 s)")
     # Used by `swarm devnet` to coordinate its children; not for operators.
+    p.add_argument("--drain-signal", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_peer)

@@ -34,6 +34,9 @@ TICK_S = 0.5
 STOP_TIMEOUT_S = 15.0
 # Past the expected end of the last round, peers that have not exited are stuck.
 OVERRUN_S = 60.0
+# Peers linger at most this long after their last round waiting for "all delivered"
+# (swarmclient.runtime.peer.DRAIN_MAX_S; the devnet passes --drain-signal).
+DRAIN_MAX_S = 60.0
 START_DELAY_S = 1.0  # t0 this far ahead, so every peer reads the start file before round 0
 
 
@@ -144,7 +147,9 @@ class Devnet:
                 proc.spec.home.root / "control.sock", timeout=2.0
             )
         except SwarmError:
-            pass  # not up yet, or gone: the process watcher reports deaths
+            # Not up yet, or gone (or going): forget what it last said, so a peer that is
+            # shutting down is never counted on by _delivery_complete.
+            self.snapshots.pop(proc.spec.index, None)
 
     async def _poll_all(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -167,17 +172,42 @@ class Devnet:
 
     async def _watch(self) -> None:
         opts = self.options
-        end = None
+        end = rounds_end = None
         if opts.rounds is not None and self.t0 is not None:
-            linger = max(2.0, opts.round_seconds)
-            end = self.t0 + opts.rounds * opts.round_seconds + linger + OVERRUN_S
+            rounds_end = self.t0 + opts.rounds * opts.round_seconds
+            end = rounds_end + DRAIN_MAX_S + OVERRUN_S
+        drained = False
         while self.alive():
-            if end is not None and time.time() > end and not self.overran:
+            now = time.time()
+            if end is not None and now > end and not self.overran:
                 self.overran = True
                 self.say("devnet: peers still running long after their last round; stopping them")
                 for proc in self.alive():
                     proc.send(signal.SIGTERM)
+            if rounds_end is not None and now > rounds_end and not drained and not self.interrupted:
+                await self._poll_all()
+                if self._delivery_complete():
+                    drained = True
+                    for proc in self.alive():
+                        proc.send_drained()
             await trio.sleep(TICK_S)
+
+    def _delivery_complete(self) -> bool:
+        """True once every live peer has published all its rounds and holds every batch
+        every other live peer published: then the peers can stop lingering."""
+        alive = self.alive()
+        snaps = {p.spec.index: self.snapshots.get(p.spec.index) for p in alive}
+        if any(s is None or s.get("phase") != "lingering" for s in snaps.values()):
+            return False
+        for receiver in alive:
+            got = snaps[receiver.spec.index]["batches"].get("received_rounds", {})
+            for sender in alive:
+                if sender is receiver:
+                    continue
+                sent = set(snaps[sender.spec.index]["batches"].get("published_rounds", []))
+                if not sent <= set(got.get(sender.spec.peer_id, [])):
+                    return False
+        return True
 
     async def _stop_all(self) -> None:
         """SIGTERM what is left, give it time to write its stats, then SIGKILL."""

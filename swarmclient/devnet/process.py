@@ -64,6 +64,7 @@ class PeerProcess:
             "--stats-out", str(stats_path),
             "--parent-pid", str(os.getpid()),
             "--expect-peers", str(spec.degree),
+            "--drain-signal",
         ]
         if args.rounds is not None:
             command += ["--rounds", str(args.rounds)]
@@ -112,6 +113,15 @@ class PeerProcess:
             os.killpg(self.popen.pid, signum)
         except ProcessLookupError:
             pass
+
+    def send_drained(self) -> None:
+        """Tell the peer every batch has been delivered (SIGUSR1): it stops lingering.
+        Sent to the peer alone, not its group, and not counted as a stop request."""
+        if self.returncode is None and self.popen.poll() is None:
+            try:
+                os.kill(self.popen.pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
 
     def outcome(self) -> str:
         """ok | stopped (by our SIGTERM, cleanly) | crashed | killed (by a signal not ours)."""

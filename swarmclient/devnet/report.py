@@ -12,8 +12,9 @@ Schema (`format: swarm-devnet-report/1`):
   `missing[]` {receiver, sender, rounds}, `dead_peers[]` (index, peer_id, outcome), and
   `received_from_dead` (what the others got from each dead peer before it died).
 
-A batch published in the last `grace_ms` before a receiver stopped is not expected of it:
-when the devnet is stopped by Ctrl-C the batches then in flight are not losses.
+A receiver that finished its rounds is expected to hold every batch published before it
+stopped (it lingered for them). For one stopped by a signal (Ctrl-C), batches published in
+the last `grace_ms` before it stopped were in flight, not lost, and are not expected.
 """
 
 from __future__ import annotations
@@ -79,11 +80,15 @@ def build_report(
         rstats = stats[receiver.spec.index]
         got = rstats["batches"].get("received_rounds", {})
         stopped_ms = rstats.get("stopped_ms") or 0
+        # A peer that finished its rounds lingered until all was delivered (or gave up):
+        # everything sent before it stopped was due. One stopped by a signal may have
+        # been cut off while the last batches were in flight: those get `grace_ms`.
+        grace = 0 if rstats.get("stop_reason") == "rounds-done" else grace_ms
         for sender in live:
             if sender is receiver:
                 continue
             sent = stats[sender.spec.index]["batches"].get("published_at_ms", {})
-            due = sorted(int(r) for r, at in sent.items() if at <= stopped_ms - grace_ms)
+            due = sorted(int(r) for r, at in sent.items() if at <= stopped_ms - grace)
             have = set(got.get(sender.spec.peer_id, []))
             expected += len(due)
             received += sum(1 for r in due if r in have)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import AsyncIterator
+import importlib.metadata
+import os
+import platform
 from typing import Any
 
-from protocol.wire import Envelope, Kind, Rollout, RolloutBatch, RolloutGroup
-from swarmclient.runtime.synthetic import synthetic_groups
+from protocol.wire import Capabilities, Envelope, Kind, Rollout, RolloutBatch, RolloutGroup
+from swarmclient.runtime.synthetic import TASKS, synthetic_groups
 
 # Until a policy exists, batches name a fixed placeholder checkpoint: the hash of this tag.
 SYNTHETIC_CHECKPOINT = hashlib.sha256(b"swarm-synthetic-policy/0").digest()
@@ -53,15 +55,53 @@ def as_rollout_batch(envelope: Envelope) -> tuple[str, int, int, int] | None:
     return envelope.peer_id.to_base58(), envelope.body.round, batch_text_bytes(envelope.body), envelope.ts
 
 
-def make_node(identity: Any, config: Any) -> Any:
-    from swarmclient.net import Node
+def make_node(identity: Any, config: Any, home: Any) -> Any:
+    from swarmclient.net import Node, node_config_from
 
-    return Node(identity, config)
+    node_config = node_config_from(config, home)
+    node: Any = None
+
+    def capabilities() -> Capabilities:
+        return synthetic_capabilities(identity.address, node.listen_addrs if node is not None else [])
+
+    node = Node(identity.keypair, node_config, capabilities=capabilities)
+    return node
 
 
-async def received(node: Any) -> AsyncIterator[Envelope]:
-    async for envelope in node.received:
-        yield envelope
+def synthetic_capabilities(address: str, listen_addrs: list[str]) -> Capabilities:
+    """What a peer without a policy yet can honestly advertise."""
+    return Capabilities(
+        device_kind="cpu",
+        device_name=(platform.processor() or platform.machine() or "unknown")[:128],
+        memory_bytes=_memory_bytes(),
+        throughput=0.0,  # no generation benchmark without a policy
+        model="synthetic",
+        software=f"swarm/{_version()}",
+        chain_address=bytes.fromhex(address[2:]),
+        listen_addrs=tuple(a for a in listen_addrs[:16] if 0 < len(a) <= 256),
+        specialties=tuple(sorted(TASKS)),
+        rollout_mode="broadcast",
+        shards=(),
+    )
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("swarm-rl")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+def received(node: Any) -> Any:
+    """The node's channel of verified envelopes from other peers."""
+    return node.inbox
 
 
 def rollout_mesh_size(stats: Any) -> int:

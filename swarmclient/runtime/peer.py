@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import signal
@@ -27,6 +28,7 @@ from typing import Any
 
 import trio
 
+from protocol.errors import ProtocolError
 from swarmclient import config as config_mod
 from swarmclient import control
 from swarmclient import identity as identity_mod
@@ -39,7 +41,9 @@ STATS_FORMAT = "swarm-peer-stats/1"
 # A parent that dies is noticed this fast even where PR_SET_PDEATHSIG does not exist.
 PARENT_POLL_S = 0.5
 START_FILE_POLL_S = 0.05
-DIAL_RETRY_S = 0.5
+MESH_TARGET = 4
+# Longest wait for the devnet's "all delivered" signal after the last round.
+DRAIN_MAX_S = 60.0
 
 
 def control_socket_path(home: Home) -> Path:
@@ -56,7 +60,10 @@ class RuntimeOptions:
     round_seconds: float = 2.0
     # After the last round, keep receiving and relaying this long, so batches published
     # late in the last round by slower peers still arrive (default: one round, >= 2 s).
+    # With `drain_signal` this is the longest wait, ended early by SIGUSR1: the devnet
+    # sends it once every peer holds every batch (it alone sees the whole swarm).
     linger_seconds: float | None = None
+    drain_signal: bool = False
     # Devnet: wait for this file (JSON {"t0": epoch seconds}) before round 0.
     start_file: Path | None = None
     stats_out: Path | None = None  # final snapshot written here (JSON)
@@ -68,7 +75,9 @@ class RuntimeOptions:
 
     @property
     def linger(self) -> float:
-        return self.linger_seconds if self.linger_seconds is not None else max(2.0, self.round_seconds)
+        if self.linger_seconds is not None:
+            return self.linger_seconds
+        return DRAIN_MAX_S if self.drain_signal else max(2.0, self.round_seconds)
 
 
 class PeerRuntime:
@@ -89,6 +98,9 @@ class PeerRuntime:
         self.stop_reason: str | None = None
         self.ready = False
         self.errors: list[str] = []
+        self.finished = False
+        self.stop_requested = False  # rounds done, a signal, or the parent gone: not a failure
+        self.drained = trio.Event()
 
     # -- snapshots -------------------------------------------------------------------------
 
@@ -133,64 +145,56 @@ class PeerRuntime:
     # -- the component ---------------------------------------------------------------------
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run until the rounds are done (or forever without `rounds`); then return."""
-        try:
-            async with trio.open_nursery() as nursery:
+        """Run until the rounds are done (or forever without `rounds`); then return.
+
+        The final stats are written the moment the peer stops (rounds done, signal, parent
+        gone or failure), before the node tears its connections down: teardown of a libp2p
+        host can take a while on a busy machine, and the stats must not wait for it."""
+        async with trio.open_nursery() as nursery:
+            try:
                 if self.options.parent_pid:
                     nursery.start_soon(self._watch_parent, nursery.cancel_scope)
-                self.node = adapter.make_node(self.identity, self.config)
+                self.node = adapter.make_node(self.identity, self.config, self.home)
                 self.log("starting node")
                 await nursery.start(self.node.serve)
-                self.log(f"node up, listening on {', '.join(self.config.network.listen)}")
+                self.log(f"node up: {', '.join(self.node.listen_addrs)}")
                 await nursery.start(
                     control.serve, control_socket_path(self.home), self.snapshot, self.events
                 )
                 nursery.start_soon(self._receive_loop)
-                nursery.start_soon(self._dial_bootstrap)
                 task_status.started()
                 await self._wait_ready()
                 await self._wait_start()
                 await self._round_loop()
                 self.stop_reason = self.stop_reason or "rounds-done"
-                nursery.cancel_scope.cancel()
-        finally:
-            self.stopped_ms = now_ms()
-            self.stop_reason = self.stop_reason or "stopped"
-            self.phase = "stopped"
-            self.write_stats()
+                self.stop_requested = True
+            finally:
+                self._finish()
+            nursery.cancel_scope.cancel()
+
+    def _finish(self) -> None:
+        self.stopped_ms = now_ms()
+        self.stop_reason = self.stop_reason or "stopped"
+        self.phase = "stopped"
+        self.write_stats()
+        self.finished = True
+        self.log(f"stopped ({self.stop_reason}); closing connections")
 
     async def _watch_parent(self, scope: trio.CancelScope) -> None:
         while os.getppid() == self.options.parent_pid:
             await trio.sleep(PARENT_POLL_S)
         self.stop_reason = "parent-gone"
+        self.stop_requested = True
         scope.cancel()
-
-    async def _dial_bootstrap(self) -> None:
-        """Dial every configured bootstrap peer until connected: in a devnet the others
-        start at the same moment, so the first dials may come before they listen."""
-        pending = list(self.config.network.bootstrap)
-        while pending:
-            still = []
-            for addr in pending:
-                try:
-                    with trio.fail_after(5):
-                        await self.node.connect(addr)
-                    self.events.publish({"type": "dialled", "addr": addr, "ts_ms": now_ms()})
-                    self.log(f"dialled {addr}")
-                except (SwarmError, trio.TooSlowError, OSError) as exc:
-                    still.append(addr)
-                    self._last_dial_error = f"{addr}: {exc}"
-            pending = still
-            if pending:
-                await trio.sleep(DIAL_RETRY_S)
 
     def _meshed(self) -> bool:
         stats = self.node.stats()
         want = self.options.expect_peers
         if len(stats.connected_peers) < want:
             return False
-        mesh = adapter.rollout_mesh_size(stats)
-        return mesh >= min(want, 1) if want else True
+        # Every expected peer in our rollouts mesh (GossipSub keeps up to DEGREE_LOW=4
+        # grafted), so round 0 does not go out over a half-built mesh.
+        return adapter.rollout_mesh_size(stats) >= min(want, MESH_TARGET)
 
     async def _wait_ready(self) -> None:
         self._set_phase("connecting")
@@ -242,7 +246,11 @@ class PeerRuntime:
             await self._publish_batch(r)
             r += 1
         self._set_phase("lingering")
-        await self._sleep_until(self.t0 + r * period + self.options.linger)
+        with trio.move_on_at(trio.current_time() + max(0.0, self.t0 + r * period + self.options.linger - time.time())):
+            if self.options.drain_signal:
+                await self.drained.wait()
+            else:
+                await trio.sleep_forever()
 
     async def _publish_batch(self, round_index: int) -> None:
         body = adapter.make_batch(self.peer_id, round_index, self.options.batch_bytes)
@@ -250,16 +258,16 @@ class PeerRuntime:
         at = now_ms()
         try:
             await self.node.publish(body)
-        except SwarmError as exc:
+        except (SwarmError, ProtocolError) as exc:
             # Visible, never silent: the report shows every batch that could not be sent.
-            self.ledger.on_publish_failed(exc.reason)
+            self.ledger.on_publish_failed(str(getattr(exc.reason, "value", exc.reason)))
             self.errors.append(f"round {round_index}: publish failed: {exc}")
             return
         self.ledger.on_published(round_index, at, size)
         self.events.publish({"type": "published", "round": round_index, "bytes": size, "ts_ms": at})
 
     async def _receive_loop(self) -> None:
-        async for envelope in adapter.received(self.node):
+        async for envelope in adapter.received(self.node):  # bootstrap dialling: the node's job
             batch = adapter.as_rollout_batch(envelope)
             if batch is None:
                 continue
@@ -281,15 +289,22 @@ def run_peer(home: Home, options: RuntimeOptions) -> int:
     """
     if not _die_with_parent(options.parent_pid):
         return 0
+    # SIGUSR1 ("all delivered", from the devnet) must never kill a peer that is not yet,
+    # or no longer, inside trio.run, whose signal receiver handles it meanwhile.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     runtime = PeerRuntime(home, options)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
 
             async def on_signals() -> None:
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
                     async for signum in signals:
+                        if signum == signal.SIGUSR1:
+                            runtime.drained.set()  # the devnet says: everything delivered
+                            continue
                         runtime.stop_reason = f"signal-{signal.Signals(signum).name}"
+                        runtime.stop_requested = True
                         nursery.cancel_scope.cancel()
                         return
 
@@ -297,6 +312,7 @@ def run_peer(home: Home, options: RuntimeOptions) -> int:
             await runtime.serve()
             nursery.cancel_scope.cancel()
 
+    log_file = _route_library_logs(home)
     try:
         trio.run(main)
     except SwarmError as exc:
@@ -305,7 +321,33 @@ def run_peer(home: Home, options: RuntimeOptions) -> int:
     except KeyboardInterrupt:
         # A SIGINT that arrived before the signal receiver was installed.
         return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: log, one line, exit code
+        logging.getLogger("swarm.peer").error("peer failed", exc_info=exc)
+        if runtime.finished and runtime.stop_requested:
+            # py-libp2p can raise from its own teardown (streams cut mid-read); the peer's
+            # work was done and its stats written, so this is noted, not a failure.
+            print(f"swarm peer: libp2p raised while closing ({type(exc).__name__}); see {log_file}", file=sys.stderr)
+            return 0
+        print(f"swarm peer: failed: {type(exc).__name__}: {exc}; traceback in {log_file}", file=sys.stderr)
+        return 1
+    runtime.log("exited")
     return 0
+
+
+def _route_library_logs(home: Home) -> Path:
+    """Send Python logging (py-libp2p logs errors with tracebacks) to a file under the
+    home's logs/ instead of the console, where the operator reads our own lines."""
+    home.logs.mkdir(parents=True, exist_ok=True)
+    path = home.logs / "peer.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # py-libp2p's "libp2p" logger does not propagate (libp2p/utils/logging.py), so without
+    # a handler of its own its records go to logging's last-resort handler: stderr.
+    for name in ("", "libp2p"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+    return path
 
 
 def _die_with_parent(parent_pid: int | None) -> bool:

@@ -78,9 +78,10 @@ def _finished_process(spec, code: int) -> PeerProcess:
     return proc
 
 
-def _write_stats(proc: PeerProcess, published: dict[int, int], received: dict[str, list[int]], stopped_ms: int):
+def _write_stats(proc: PeerProcess, published: dict[int, int], received: dict[str, list[int]], stopped_ms: int,
+                 stop_reason: str = "signal-SIGTERM"):
     proc.stats_path.write_text(json.dumps({
-        "peer_id": proc.spec.peer_id, "round": max(published, default=-1), "stop_reason": "rounds-done",
+        "peer_id": proc.spec.peer_id, "round": max(published, default=-1), "stop_reason": stop_reason,
         "stopped_ms": stopped_ms,
         "node": {"published": {"rollouts": len(published)}, "received": {}, "received_by_sender": {},
                  "rejected": {"bad_signature": 1}, "dropped": {}, "connected_peers": [],
@@ -108,6 +109,20 @@ def test_report_names_who_missed_what_and_the_dead(tmp_path):
     assert s["received_from_dead"] == {"2": {"0": [0], "1": []}}
     assert s["rejected_total"] == 2
     assert report["peers"][2]["final_stats"] is False and "log_tail" in report["peers"][2]
+
+
+def test_a_peer_that_finished_its_rounds_is_owed_every_batch(tmp_path):
+    specs = layout.prepare(tmp_path, 2, base_port=40400)
+    a, b = _finished_process(specs[0], 0), _finished_process(specs[1], 0)
+    t = 1_000_000
+    # b's last batch left 500 ms before a stopped: a lingered for it, so it was due.
+    _write_stats(a, {0: t}, {specs[1].peer_id: [0]}, t + 10_000, "rounds-done")
+    _write_stats(b, {0: t, 1: t + 9500}, {specs[0].peer_id: [0]}, t + 10_000, "rounds-done")
+    report = build_report([a, b], rounds=2, round_seconds=2.0, grace_ms=2000, started_at=0.0,
+                          finished_at=1.0, interrupted=False)
+    s = report["summary"]
+    assert s["expected_batches"] == 3 and s["lost"] == 1
+    assert s["missing"][0]["receiver"] == 0 and s["missing"][0]["rounds"] == [1]
 
 
 def test_synthetic_batches_are_deterministic_and_sized_like_real_ones():
