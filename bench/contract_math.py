@@ -24,7 +24,7 @@ from protocol.chain.artifacts import compile_source
 from protocol.chain.backends import embedded_web3
 
 FLOAT32_OPS = ["add", "sub", "mul", "div", "sqrt", "lt", "le", "eq", "min", "max",
-               "to_int32", "from_int32", "neg", "abs"]  # harness op codes 0..13
+               "to_int32", "from_int32", "neg", "abs", "is_nan"]  # harness op codes 0..14
 EDGES = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x00000001, 0x007FFFFF,
          0x00800000, 0x7F7FFFFF, 0x3F800000, 0x00400001, 0x80000003]
 

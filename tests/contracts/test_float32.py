@@ -17,7 +17,7 @@ CANONICAL_NAN = 0x7FC00000
 # Operation codes of the harness.
 OPS = {
     "add": 0, "sub": 1, "mul": 2, "div": 3, "sqrt": 4, "lt": 5, "le": 6, "eq": 7,
-    "min": 8, "max": 9, "to_int32": 10, "from_int32": 11, "neg": 12, "abs": 13,
+    "min": 8, "max": 9, "to_int32": 10, "from_int32": 11, "neg": 12, "abs": 13, "is_nan": 14,
 }
 SPECIALS = [
     0x00000000, 0x80000000,                      # +-0
@@ -81,6 +81,8 @@ def reference(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return _bits(-x)
         if op == "abs":
             return _bits(np.abs(x))
+        if op == "is_nan":
+            return np.isnan(x).astype(np.uint32)
     raise AssertionError(op)
 
 
@@ -151,7 +153,7 @@ def edge_cases(op: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = np.concatenate([a, b]), np.concatenate([b, a])  # both operand orders
     # Comparisons are simple enough that every other special suffices for the cross product.
     sp = np.array(SPECIALS if op in ("add", "sub", "mul", "div") else SPECIALS[::2] + [0x80000000], dtype=np.uint32)
-    if op in ("from_int32", "neg", "abs", "sqrt", "to_int32"):
+    if op in ("from_int32", "neg", "abs", "sqrt", "to_int32", "is_nan"):
         a, b = np.concatenate([a, sp]), np.concatenate([b, sp])
     else:
         ga, gb = np.meshgrid(sp, sp)  # every special against every special

@@ -23,6 +23,7 @@ OP_TO_INT32: constant(uint8) = 10
 OP_FROM_INT32: constant(uint8) = 11
 OP_NEG: constant(uint8) = 12
 OP_ABS: constant(uint8) = 13
+OP_IS_NAN: constant(uint8) = 14
 
 
 @internal
@@ -57,6 +58,8 @@ def _one(op: uint8, a: uint32, b: uint32) -> uint32:
         return float32.neg(a)
     if op == OP_ABS:
         return float32.abs(a)
+    if op == OP_IS_NAN:
+        return convert(float32.is_nan(a), uint32)
     raise "unknown op"
 
 
@@ -149,5 +152,9 @@ def gas_of(op: uint8, a: uint32, b: uint32) -> uint256:
     if op == OP_ABS:
         g = msg.gas
         rOP_ABS: uint32 = float32.abs(a)
+        return g - msg.gas
+    if op == OP_IS_NAN:
+        g = msg.gas
+        rOP_IS_NAN: bool = float32.is_nan(a)
         return g - msg.gas
     raise "unknown op"
