@@ -154,13 +154,13 @@ def exp64(x: torch.Tensor) -> torch.Tensor:
     xc = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
     k = P.mul(xc, EXP_INV_L).add_(ROUND_C).sub_(ROUND_C)
     r = xc.sub_(P.mul(k, EXP_L_HI)).sub_(P.mul(k, EXP_L_LO))
-    ki = k.to(torch.int64)
+    ki = k.to(torch.int32)  # |k| <= 700 * 32 / ln 2 < 2**15
     table = _exp_table(x.device)
     p = P.mul(r, EXP_POLY[0])
     for c in EXP_POLY[1:-1]:
         p.add_(c).mul_(r)
     p.add_(EXP_POLY[-1])
-    return p.mul_(table[ki & 31]).mul_(P.pow2(ki >> 5))
+    return p.mul_(table.index_select(0, (ki & 31).reshape(-1)).view(ki.shape)).mul_(P.pow2(ki >> 5))
 
 
 CHUNK = 1 << 15
@@ -185,6 +185,11 @@ def _chunked(program):
     run.__doc__ = program.__doc__
     run.program = program
     return run
+
+
+def _const(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A 0-dim tensor for torch.where's other branch (no full-size allocation)."""
+    return torch.tensor(value, dtype=like.dtype, device=like.device)
 
 
 _EXP_TABLES: dict[torch.device, torch.Tensor] = {}
@@ -218,7 +223,7 @@ def exp(x: torch.Tensor) -> torch.Tensor:
     """binary32 e**x = narrow(exp64(widen(x))); NaN -> NaN, +inf -> +inf, -inf -> +0,
     x > 88.7228 -> +inf, results below 2**-126 rounded gradually (subnormal)."""
     nan = P.isnan(x)
-    xd = P.widen(P.where(nan, torch.zeros_like(x), x))
+    xd = P.widen(P.where(nan, _const(0.0, x), x))
     y = P.narrow(exp64(xd))
     return P.where(nan, x, y)
 
@@ -234,7 +239,7 @@ def log(x: torch.Tensor) -> torch.Tensor:
       y = e * LN2 + (2 * s) * q
     return narrow(y)."""
     ok = (x > 0) & (x < INF)
-    xd = P.widen(P.where(ok, x, torch.ones_like(x)))
+    xd = P.widen(P.where(ok, x, _const(1.0, x)))
     e = P.frexp_exponent(xd)
     m = P.mul(xd, P.pow2(-e))
     small = m < SQRT_HALF
@@ -247,8 +252,8 @@ def log(x: torch.Tensor) -> torch.Tensor:
     for c in LOG_COEFFS[1:]:
         q = P.add(P.mul(q, z), c)
     y = P.narrow(P.add(P.mul(e, LN2), P.mul(P.mul(s, 2.0), q)))
-    y = P.where(x == 0, torch.full_like(y, -INF), P.where(x == INF, x, y))
-    return P.where((x < 0) | P.isnan(x), torch.full_like(y, NAN), y)
+    y = P.where(x == 0, _const(-INF, y), P.where(x == INF, x, y))
+    return P.where((x < 0) | P.isnan(x), _const(NAN, y), y)
 
 
 TANH_SMALL = 2.0**-10
@@ -262,7 +267,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
       otherwise:   t = 1 - 2 / (exp64(2 * a) + 1)
     return narrow(t) with x's sign bit."""
     nan = P.isnan(x)
-    a = torch.clamp(P.abs_(P.widen(P.where(nan, torch.zeros_like(x), x))), max=20.0)
+    a = torch.clamp(P.abs_(P.widen(P.where(nan, _const(0.0, x), x))), max=20.0)
     a2 = P.mul(a, a)
     poly = P.mul(a2, a).mul_(P.mul(a2, 2 / 15).add_(-1 / 3)).add_(a)
     big = P.div(2.0, exp64(P.mul(a, 2.0)).add_(1.0)).neg_().add_(1.0)  # 1 - q as -q + 1
@@ -285,10 +290,10 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     v = -2 C0 (x + C1 x^3) (no cancellation). Program (binary64, see _gelu_parts):
     y = narrow(x / den). Specials: NaN -> NaN, +inf -> +inf, -inf -> -0."""
     nan = P.isnan(x)
-    xs = P.where(nan | (x == -INF), torch.zeros_like(x), x)
+    xs = P.where(nan | (x == -INF), _const(0.0, x), x)
     xd, _, den = _gelu_parts(xs)
     y = P.narrow(P.div(xd, den))
-    y = P.where(x == -INF, torch.full_like(y, -0.0), y)
+    y = P.where(x == -INF, _const(-0.0, y), y)
     return P.where(nan, x, y)
 
 
@@ -300,13 +305,13 @@ def gelu_grad(x: torch.Tensor) -> torch.Tensor:
     return narrow(d). Specials: NaN -> NaN, +inf -> 1, -inf -> +0."""
     nan = P.isnan(x)
     inf = P.abs_(x) == INF
-    xs = P.where(nan | inf, torch.zeros_like(x), x)
+    xs = P.where(nan | inf, _const(0.0, x), x)
     xd, q, den = _gelu_parts(xs)
     sig = P.div(1.0, den)
     w = P.div(q.div_(den), den)
     du = P.mul(xd, xd).mul_(3 * GELU_C1).add_(1.0).mul_(2 * GELU_C0)
     d = P.narrow(w.mul_(xd).mul_(du).add_(sig))
-    d = P.where(x == INF, torch.ones_like(d), P.where(x == -INF, torch.zeros_like(d), d))
+    d = P.where(x == INF, _const(1.0, d), P.where(x == -INF, _const(0.0, d), d))
     return P.where(nan, x, d)
 
 
