@@ -36,13 +36,15 @@ from libp2p.pubsub.pubsub import Pubsub, ValidationCache, ValidationResult
 from libp2p.pubsub.rpc_queue import PriorityQueue, RpcQueue
 from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
-DropHook = Callable[[str, ID | None], None]
+# (where, peer, count): "where" names a counter of NodeStats.dropped (or of .events for
+# the names in node.py's EVENT_NAMES).
+DropHook = Callable[[str, ID | None, int], None]
 
-# Per-peer outbound queue, in RPCs. Our own publishes wait for room (Node.publish), so
-# this mostly absorbs relayed traffic and control bursts: 4096 x up to 1 MiB would be
-# a lot of memory, but a queue only fills with a stalled peer, and the node drops
-# stalled peers (they show up in `dropped["queue-full"]` first).
+# Per-peer outbound queue bounds. Our own publishes wait for room (Node.publish), so the
+# queue mostly absorbs relayed traffic and control bursts; it only fills behind a stalled
+# peer, whose refused RPCs are counted (`dropped["queue-full"]`).
 OUTBOUND_QUEUE_SIZE = 4096
+OUTBOUND_QUEUE_BYTES = 64 * 1024 * 1024
 
 # GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12).
 DEGREE, DEGREE_LOW, DEGREE_HIGH = 6, 4, 12
@@ -79,17 +81,34 @@ def score_params() -> ScoreParams:
     )
 
 
-class _CountingQueue(PriorityQueue):
-    def __init__(self, max_size: int, peer: ID, on_drop: DropHook) -> None:
+class PeerQueue(PriorityQueue):
+    """A peer's outbound RPC queue bounded in count *and* bytes, counting what it refuses.
+
+    `nbytes` is what flow control (Node.publish) looks at: 4096 queued 384 KiB rollout
+    batches would be 1.5 GiB, so the byte bound is the one that matters for big messages.
+    """
+
+    def __init__(self, max_size: int, max_bytes: int, peer: ID, on_drop: DropHook) -> None:
         super().__init__(max_size)
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self._peer = peer
         self._on_drop = on_drop
 
     def push(self, rpc: rpc_pb2.RPC, priority: bool = False) -> bool:
-        ok = super().push(rpc, priority)
-        if not ok:
-            self._on_drop("queue-full" if rpc.publish else "queue-full-control", self._peer)
+        size = rpc.ByteSize()
+        ok = self.nbytes + size <= self.max_bytes and super().push(rpc, priority)
+        if ok:
+            self.nbytes += size
+        else:
+            self._on_drop("queue-full" if rpc.publish else "queue-full-control", self._peer, 1)
         return ok
+
+    def pop(self) -> rpc_pb2.RPC | None:
+        rpc = super().pop()
+        if rpc is not None:
+            self.nbytes = max(0, self.nbytes - rpc.ByteSize())
+        return rpc
 
 
 class _SizedQueues(dict):
@@ -99,15 +118,21 @@ class _SizedQueues(dict):
     swapping its inner queue here cannot lose an item.
     """
 
-    def __init__(self, size: int, on_drop: DropHook) -> None:
+    def __init__(self, size: int, max_bytes: int, on_drop: DropHook) -> None:
         super().__init__()
         self._size = size
+        self._max_bytes = max_bytes
         self._on_drop = on_drop
 
     def __setitem__(self, peer: ID, queue: RpcQueue) -> None:
         if len(queue) == 0:
-            queue._queue = _CountingQueue(self._size, peer, self._on_drop)
+            queue._queue = PeerQueue(self._size, self._max_bytes, peer, self._on_drop)
         super().__setitem__(peer, queue)
+
+    def queued_bytes(self, peer: ID) -> int:
+        queue = self.get(peer)
+        inner = getattr(queue, "_queue", None)
+        return inner.nbytes if isinstance(inner, PeerQueue) else 0
 
 
 class _NoValidationCache(ValidationCache):
@@ -129,26 +154,38 @@ class SwarmPubsub(Pubsub):
         deliver: Callable[[rpc_pb2.Message], None],
         on_drop: DropHook,
         outbound_queue_size: int = OUTBOUND_QUEUE_SIZE,
+        outbound_queue_bytes: int = OUTBOUND_QUEUE_BYTES,
     ) -> None:
         super().__init__(host, router, seen_ttl=SEEN_TTL_S, strict_signing=True)
         self._deliver = deliver
         self._on_drop = on_drop
         self.validation_cache = _NoValidationCache()
-        self.peer_queues = _SizedQueues(outbound_queue_size, on_drop)
+        self.peer_queues: _SizedQueues = _SizedQueues(outbound_queue_size, outbound_queue_bytes, on_drop)
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         if any(topic in self.topic_ids for topic in publish_message.topicIDs):
             self._deliver(publish_message)
 
+    def _handle_dead_peer(self, peer_id: ID) -> None:
+        # A peer's pubsub stream died (reset, Yamux's 5 s zero-window write timeout, or
+        # disconnect): py-libp2p closes its queue and whatever was still queued for it is
+        # gone. Count both, so that loss is visible.
+        queue = self.peer_queues.get(peer_id)
+        if queue is not None and peer_id in self.peers:
+            self._on_drop("pubsub-peer-lost", peer_id, 1)
+            if len(queue):
+                self._on_drop("queued-for-lost-peer", peer_id, len(queue))
+        super()._handle_dead_peer(peer_id)
+
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         if msg_forwarder != self.my_id and not self._is_msg_seen(msg):
             origin = ID(msg.from_id)
             if self.is_peer_blacklisted(msg_forwarder) or self.is_peer_blacklisted(origin):
-                self._on_drop("from-banned-peer", msg_forwarder)
+                self._on_drop("from-banned-peer", msg_forwarder, 1)
                 return
             scorer = getattr(self.router, "scorer", None)
             if scorer is not None and not scorer.allow_publish(msg_forwarder, list(msg.topicIDs)):
-                self._on_drop("from-graylisted-peer", msg_forwarder)
+                self._on_drop("from-graylisted-peer", msg_forwarder, 1)
                 return
         await super().push_msg(msg_forwarder, msg)
 
@@ -206,6 +243,6 @@ class SwarmGossipSub(GossipSub):
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         ok = super()._check_equivocation(msg)
         if not ok:
-            self._on_drop("equivocation", ID(msg.from_id))
+            self._on_drop("equivocation", ID(msg.from_id), 1)
         return ok
 

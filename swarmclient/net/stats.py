@@ -66,7 +66,7 @@ class NodeStats:
     peer_scores: Mapping[str, float]
     capabilities: Mapping[str, PeerCapability]
     rpc: Mapping[str, int]  # served/fetched/errors counters of the request/response protocols
-    dials: Mapping[str, int]  # outbound dials by our discovery: ok / failed
+    events: Mapping[str, int]  # peer events: dial-ok, dial-failed, peer-banned, peer-stalled, ...
 
     def to_json(self) -> dict:
         def summary(s: LatencySummary) -> dict:
@@ -92,7 +92,7 @@ class NodeStats:
                 for k, v in self.capabilities.items()
             },
             "rpc": dict(self.rpc),
-            "dials": dict(self.dials),
+            "events": dict(self.events),
         }
 
 
@@ -124,7 +124,7 @@ class GossipCounters:
     rejected_by_sender: dict[str, Counter] = field(default_factory=dict)
     dropped: Counter = field(default_factory=Counter)
     rpc: Counter = field(default_factory=Counter)
-    dials: Counter = field(default_factory=Counter)
+    events: Counter = field(default_factory=Counter)
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     latencies_by_kind: dict[str, deque] = field(default_factory=dict)
 
@@ -156,5 +156,5 @@ class GossipCounters:
             "latency": LatencySummary.of(list(self.latencies)),
             "latency_by_kind": freeze({k: LatencySummary.of(list(v)) for k, v in self.latencies_by_kind.items()}),
             "rpc": freeze(dict(self.rpc)),
-            "dials": freeze(dict(self.dials)),
+            "events": freeze(dict(self.events)),
         }
