@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from swarmclient.cli.main import main
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +55,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def test_swarm_top_under_tmux():
+def test_swarm_top_under_tmux(capsys):
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed: this test drives `swarm top` in a real terminal; "
                     "install it (apt-get install -y tmux)")
@@ -61,9 +63,9 @@ def test_swarm_top_under_tmux():
     server = f"swarm-tui-test-{os.getpid()}"  # our own tmux server, never the user's
     peer = None
     try:
-        created = subprocess.run([*SWARM, "--home", str(home), "init", "--json"], cwd=REPO, check=True,
-                                 capture_output=True, text=True, timeout=120).stdout
-        peer_id = json.loads(created)["peer_id"]
+        # In this process (the suite has imported the CLI already): one process start fewer.
+        assert main(["--home", str(home), "init", "--json"]) == 0
+        peer_id = json.loads(capsys.readouterr().out)["peer_id"]
         config = home / "config.toml"
         config.write_text(config.read_text().replace('"/ip4/0.0.0.0/tcp/4001"', '"/ip4/127.0.0.1/tcp/0"'))
         assert "/ip4/127.0.0.1/tcp/0" in config.read_text(), "the default listen address moved; update this test"
