@@ -55,7 +55,7 @@ def _sorted(value):
     return value
 
 
-@settings(max_examples=80)
+@settings(max_examples=40)
 @given(st.dictionaries(st.text(max_size=8), attr_values, min_size=1, max_size=8))
 def test_canonical_attrs_are_msgpack_with_sorted_keys(attrs):
     assert trace.canonical_attrs(attrs) == msgpack.packb(_sorted(attrs), use_bin_type=True)
