@@ -13,7 +13,6 @@
 SIGN: constant(uint256) = 2147483648        # 0x80000000
 ABS_MASK: constant(uint256) = 2147483647    # 0x7fffffff
 INF_BITS: constant(uint256) = 2139095040    # 0x7f800000
-NAN_BITS: constant(uint256) = 2143289344    # 0x7fc00000
 FRAC_MASK: constant(uint256) = 8388607      # 0x007fffff
 HIDDEN_BIT: constant(uint256) = 8388608     # 0x00800000
 
@@ -33,9 +32,6 @@ ADD_GAP: constant(uint256) = 40
 DIV_EXTRA: constant(uint256) = 64
 # The sqrt radicand is shifted by 2 * SQRT_EXTRA bits so the root keeps >= 26 bits.
 SQRT_EXTRA: constant(uint256) = 30
-
-INT32_MAX: constant(int256) = 2147483647
-INT32_MIN: constant(int256) = -2147483648
 
 
 @internal
@@ -120,19 +116,15 @@ def _add(x: uint256, y: uint256) -> uint32:
         t: uint256 = ax
         ax = ay
         ay = t
-    ma: uint256 = 0
-    ea: uint256 = 0
-    mb: uint256 = 0
-    eb: uint256 = 0
-    ea = ax >> 23
-    ma = ax & FRAC_MASK
+    ea: uint256 = ax >> 23
+    ma: uint256 = ax & FRAC_MASK
     if ea == 0:
         ea = 1                                # subnormal: same scale as the smallest normal
     else:
         ma = ma | HIDDEN_BIT
     ea = unsafe_add(ea, EXP_OFFSET - 150)
-    eb = ay >> 23
-    mb = ay & FRAC_MASK
+    eb: uint256 = ay >> 23
+    mb: uint256 = ay & FRAC_MASK
     if eb == 0:
         eb = 1                                # subnormal: same scale as the smallest normal
     else:
@@ -191,19 +183,15 @@ def mul(a: uint32, b: uint32) -> uint32:
         return convert(sign | INF_BITS, uint32)
     if ax == 0 or ay == 0:
         return convert(sign, uint32)
-    ma: uint256 = 0
-    ea: uint256 = 0
-    mb: uint256 = 0
-    eb: uint256 = 0
-    ea = ax >> 23
-    ma = ax & FRAC_MASK
+    ea: uint256 = ax >> 23
+    ma: uint256 = ax & FRAC_MASK
     if ea == 0:
         ea = 1                                # subnormal: same scale as the smallest normal
     else:
         ma = ma | HIDDEN_BIT
     ea = unsafe_add(ea, EXP_OFFSET - 150)
-    eb = ay >> 23
-    mb = ay & FRAC_MASK
+    eb: uint256 = ay >> 23
+    mb: uint256 = ay & FRAC_MASK
     if eb == 0:
         eb = 1                                # subnormal: same scale as the smallest normal
     else:
@@ -242,19 +230,15 @@ def div(a: uint32, b: uint32) -> uint32:
         return convert(sign | INF_BITS, uint32)
     if ax == 0:
         return convert(sign, uint32)
-    ma: uint256 = 0
-    ea: uint256 = 0
-    mb: uint256 = 0
-    eb: uint256 = 0
-    ea = ax >> 23
-    ma = ax & FRAC_MASK
+    ea: uint256 = ax >> 23
+    ma: uint256 = ax & FRAC_MASK
     if ea == 0:
         ea = 1                                # subnormal: same scale as the smallest normal
     else:
         ma = ma | HIDDEN_BIT
     ea = unsafe_add(ea, EXP_OFFSET - 150)
-    eb = ay >> 23
-    mb = ay & FRAC_MASK
+    eb: uint256 = ay >> 23
+    mb: uint256 = ay & FRAC_MASK
     if eb == 0:
         eb = 1                                # subnormal: same scale as the smallest normal
     else:
@@ -288,10 +272,8 @@ def sqrt(a: uint32) -> uint32:
         return NAN
     if ax == INF_BITS:
         return a
-    m: uint256 = 0
-    e: uint256 = 0
-    e = ax >> 23
-    m = ax & FRAC_MASK
+    e: uint256 = ax >> 23
+    m: uint256 = ax & FRAC_MASK
     if e == 0:
         e = 1                                 # subnormal: same scale as the smallest normal
     else:
@@ -422,10 +404,8 @@ def to_int32(a: uint32) -> int32:
         return max_value(int32)
     if ax < 1056964608:                       # 0x3f000000 = 0.5: rounds to 0 (0.5 is a tie to 0)
         return 0
-    m: uint256 = 0
-    e: uint256 = 0
-    e = ax >> 23
-    m = ax & FRAC_MASK
+    e: uint256 = ax >> 23
+    m: uint256 = ax & FRAC_MASK
     if e == 0:
         e = 1                                 # subnormal: same scale as the smallest normal
     else:
