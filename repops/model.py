@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from repops import functional as F
@@ -186,8 +186,6 @@ class Policy(torch.nn.Module):
     def load(cls, path: str | Path) -> "Policy":
         try:
             tensors = load_file(str(path))
-            from safetensors import safe_open
-
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
             config = PolicyConfig(**json.loads(meta["policy_config"]))
