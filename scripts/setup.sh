@@ -10,11 +10,14 @@ STAMP="$VENV/.setup-stamp"
 want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then exit 0; fi
 
-# fastecdsa (a libp2p dependency) builds from source against GMP.
-if ! dpkg -s libgmp-dev >/dev/null 2>&1; then
-  echo "setup: installing libgmp-dev (needed to build fastecdsa)" >&2
+# Debian packages: libgmp-dev because fastecdsa (a libp2p dependency) builds from source
+# against GMP; tmux because a test drives `swarm top` in a real terminal.
+missing=()
+for pkg in libgmp-dev tmux; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libgmp-dev >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

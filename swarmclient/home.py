@@ -52,3 +52,8 @@ class Home:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def control_socket(self) -> Path:
+        """The peer's read-only control endpoint (a Unix socket, mode 0600)."""
+        return self.root / "control.sock"

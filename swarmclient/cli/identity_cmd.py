@@ -8,9 +8,15 @@ import sys
 from pathlib import Path
 
 from swarmclient import config as config_mod
-from swarmclient import identity as identity_mod
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
+
+
+def _identity_module():
+    """Imported on use: it loads libp2p (seconds), which `swarm --help` and other commands need not pay."""
+    from swarmclient import identity
+
+    return identity
 
 
 def _read_passphrase(path: str | None) -> str | None:
@@ -27,6 +33,7 @@ def _read_passphrase(path: str | None) -> str | None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    identity_mod = _identity_module()
     home = Home.resolve(args.home)
     if identity_mod.exists(home) and not args.force:
         raise SwarmError(
@@ -44,6 +51,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    identity_mod = _identity_module()
     home = Home.resolve(args.home)
     identity = identity_mod.load(home)
     _print({**identity.summary(), "home": str(home.root)}, args.json)
@@ -51,6 +59,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    identity_mod = _identity_module()
     home = Home.resolve(args.home)
     identity = identity_mod.load(home)
     passphrase = _read_passphrase(args.passphrase_file)
@@ -65,6 +74,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    identity_mod = _identity_module()
     home = Home.resolve(args.home)
     try:
         bundle = json.loads(Path(args.file).read_text())

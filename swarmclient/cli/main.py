@@ -36,12 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from protocol.errors import ProtocolError
-    from repops.errors import RepOpsError
-    from verde.errors import VerdeError
+# Each package's one error type. Only packages already imported can have raised, so the CLI
+# looks them up in sys.modules instead of importing torch or libp2p just to catch errors.
+_ERROR_TYPES = {
+    "swarmclient.errors": "SwarmError",
+    "protocol.errors": "ProtocolError",
+    "repops.errors": "RepOpsError",
+    "verde.errors": "VerdeError",
+}
 
-    return (SwarmError, ProtocolError, RepOpsError, VerdeError)
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    return tuple(
+        getattr(sys.modules[module], name) for module, name in _ERROR_TYPES.items() if module in sys.modules
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

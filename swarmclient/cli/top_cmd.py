@@ -11,25 +11,21 @@ from pathlib import Path
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
 
-# The runtime serves its control endpoint at $SWARM_HOME/control.sock
-# (swarmclient.runtime.control_socket_path; importing the runtime here would cost seconds
-# of libp2p imports per `swarm status`, so the name is repeated and a test checks they agree).
-CONTROL_SOCKET_NAME = "control.sock"
 
 
 def resolve_socket(connect: str | None, home: str | None) -> Path:
     """--connect names a control socket or a peer's state directory; without it, the peer
     of --home / $SWARM_HOME."""
     if connect is None:
-        return Home.resolve(home).root / CONTROL_SOCKET_NAME
+        return Home.resolve(home).control_socket
     path = Path(connect).expanduser()
     if path.is_dir():
-        return path / CONTROL_SOCKET_NAME
+        return Home(path).control_socket
     try:
         mode = path.stat().st_mode
     except OSError:
         # Not there (yet): a name ending in .sock is the socket, anything else a home to be.
-        return path if path.suffix == ".sock" else path / CONTROL_SOCKET_NAME
+        return path if path.suffix == ".sock" else Home(path).control_socket
     if not stat.S_ISSOCK(mode):
         raise SwarmError("bad-connect", f"{path} is neither a peer's state directory nor its control socket")
     return path
