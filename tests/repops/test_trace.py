@@ -152,3 +152,16 @@ def test_an_error_inside_the_block_still_stops_tracing():
             trace.record("op", [torch.ones(3)], [torch.ones(3)])
             raise ValueError("boom")
     assert trace.active() is None
+
+
+def test_a_small_root_cache_evicts_and_still_gives_the_same_trace():
+    xs = [torch.randn(1000) for _ in range(6)]
+
+    def run(limit: int) -> bytes:
+        t = trace.Tracer(cache_bytes=limit)
+        for i in range(5):
+            t.append("add", [xs[i], xs[i + 1], xs[0]], [xs[i] + xs[i + 1]])
+        assert t._cache_bytes <= max(limit, 0) or not t._roots
+        return t.root
+
+    assert run(0) == run(4000) == run(1 << 30)
