@@ -8,13 +8,15 @@ opened and any element proven against the trace root during a dispute.
 
 One tracer per process at a time: autograd may run backward ops on its own threads (on GPUs),
 so the active tracer is a module global rather than thread-local, and `tracing()` refuses to
-nest. Run untraced RepOps work (generation) in the same process only while no step is traced.
+nest. Ops called from other Python threads while a trace is recorded (generation in another
+trio.to_thread worker) are not recorded; ops on threads Python did not start (autograd's) are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +39,11 @@ def record(
     """Report one executed op. A no-op unless a tracer is active."""
     tracer = _ACTIVE
     if tracer is None:
+        return
+    if threading.get_ident() != tracer.owner and not isinstance(threading.current_thread(), threading._DummyThread):
+        # Another Python thread (e.g. a trio.to_thread worker generating rollouts) is not
+        # part of the traced computation. Threads that Python did not start, such as
+        # autograd's device threads running backward ops on a GPU, are.
         return
     tracer.append(op, inputs, outputs, attrs)
 
@@ -243,6 +250,7 @@ class Tracer:
 
     def __init__(self, *, keep_tensors: bool = False, background: bool = False, cache_bytes: int = 512 << 20) -> None:
         self.keep_tensors = keep_tensors
+        self.owner = threading.get_ident()  # the thread whose ops are recorded
         self._records: list[OpRecord] = []
         self._pending: list[tuple[str, list, list, bytes]] = []
         self._leaves: list[bytes] = []

@@ -165,3 +165,14 @@ def test_a_small_root_cache_evicts_and_still_gives_the_same_trace():
         return t.root
 
     assert run(0) == run(4000) == run(1 << 30)
+
+
+def test_ops_from_another_python_thread_are_not_recorded():
+    import threading
+
+    with trace.tracing() as t:
+        trace.record("mine", [torch.ones(2)], [torch.ones(2)])
+        other = threading.Thread(target=trace.record, args=("theirs", [torch.ones(2)], [torch.ones(2)]))
+        other.start()
+        other.join()
+    assert [r.op for r in t.records] == ["mine"]
