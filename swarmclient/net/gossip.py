@@ -26,9 +26,12 @@ reason is written next to the code (file and the line's code in site-packages/li
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
-from libp2p.abc import IHost
+import trio
+from google.protobuf.message import DecodeError
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -160,11 +163,39 @@ class SwarmPubsub(Pubsub):
         self._deliver = deliver
         self._on_drop = on_drop
         self.validation_cache = _NoValidationCache()
+        self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
         self.peer_queues: _SizedQueues = _SizedQueues(outbound_queue_size, outbound_queue_bytes, on_drop)
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         if any(topic in self.topic_ids for topic in publish_message.topicIDs):
             self._deliver(publish_message)
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        # Several tasks write to the same pubsub stream: the per-peer sending loop, and
+        # GossipSub's flush_pending_messages / send_recent_messages, which call write_msg
+        # directly. Yamux's stream.write holds its lock per *frame*, not per call
+        # (stream_muxer/yamux/yamux.py YamuxStream.write), so two large RPCs written at
+        # once interleave their frames and the receiver reads garbage. One lock per stream.
+        lock = self._write_locks.get(stream)
+        if lock is None:
+            lock = self._write_locks[stream] = trio.Lock()
+        async with lock:
+            return await super().write_msg(stream, rpc_msg)
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        # Pubsub catches stream and parse errors of its own, but not protobuf's
+        # DecodeError (pubsub.py continuously_read_stream: `rpc_incoming.ParseFromString`),
+        # so one malformed RPC from a peer would tear down the whole host.
+        peer_id = stream.muxed_conn.peer_id
+        try:
+            await super().stream_handler(stream)
+        except DecodeError:
+            self._on_drop("bad-rpc", peer_id, 1)
+            try:
+                await stream.reset()
+            except Exception:  # noqa: BLE001 - the stream may already be gone
+                pass
+            self._handle_dead_peer(peer_id)
 
     def _handle_dead_peer(self, peer_id: ID) -> None:
         # A peer's pubsub stream died (reset, Yamux's 5 s zero-window write timeout, or

@@ -375,6 +375,8 @@ class Node:
             self.peer_cache.remember(sender, addrs)
 
     def _on_drop(self, where: str, peer: ID | None, count: int = 1) -> None:
+        if where == "bad-rpc" and peer is not None and self.reputation.strike(peer.to_base58()):
+            self._ban(peer)
         if where in EVENT_NAMES:
             self.counters.events[where] += count
         else:
