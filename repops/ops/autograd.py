@@ -73,7 +73,11 @@ class Unary(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, op: str, x: torch.Tensor) -> torch.Tensor:
-        y = P.neg(x) if op == "neg" else getattr(K, op)(x)
+        ctx.gelu_q = None
+        if op == "gelu":  # keep the binary64 exp of the forward for the backward
+            y, ctx.gelu_q = K.gelu_with_q(x)
+        else:
+            y = P.neg(x) if op == "neg" else getattr(K, op)(x)
         trace.record(op, (x,), (y,))
         ctx.op = op
         ctx.save_for_backward(x, y)
@@ -90,7 +94,8 @@ class Unary(torch.autograd.Function):
         elif op == "tanh":
             gx = P.mul(P.sub(1.0, P.mul(y, y)), g)
         elif op == "gelu":
-            gx = P.mul(g, K.gelu_grad(x))
+            gx = P.mul(g, K.gelu_grad_from_q(x, ctx.gelu_q))
+            ctx.gelu_q = None
         else:
             gx = P.neg(g)
         trace.record(op + ".backward", (g, x, y), (gx,))

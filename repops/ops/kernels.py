@@ -140,7 +140,7 @@ EXP_POLY = (1 / 24, 1 / 6, 1 / 2, 1.0, 1.0)
 
 
 def exp64(x: torch.Tensor) -> torch.Tensor:
-    """binary64 program for e**x, x finite binary64 (NaN must be masked by the caller).
+    """binary64 program for e**x (NaN in gives NaN out, see exp).
 
       x = clamp(x, -700, 700)
       k = round_half_even(x * EXP_INV_L)        (as (t + ROUND_C) - ROUND_C, |t| < 2**51)
@@ -172,14 +172,21 @@ def _chunked(program):
     it keeps the binary64 temporaries (CHUNK * 8 bytes each) in the CPU's L2 cache, which
     makes the 25-40 passes of a program several times faster on large tensors."""
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(*xs: torch.Tensor):
+        x = xs[0]
         if x.numel() <= CHUNK or x.device.type != "cpu":  # GPUs want one big launch
-            return program(x)
-        flat = x.reshape(-1)
-        out = torch.empty_like(flat)
-        for start in range(0, flat.numel(), CHUNK):
-            out[start : start + CHUNK] = program(flat[start : start + CHUNK])
-        return out.view(x.shape)
+            return program(*xs)
+        flats = [t.reshape(-1) for t in xs]
+        outs = None
+        for start in range(0, x.numel(), CHUNK):
+            part = program(*(f[start : start + CHUNK] for f in flats))
+            parts = part if isinstance(part, tuple) else (part,)
+            if outs is None:
+                outs = [torch.empty(x.numel(), dtype=q.dtype, device=x.device) for q in parts]
+            for o, q in zip(outs, parts):
+                o[start : start + CHUNK] = q
+        shaped = tuple(o.view(x.shape) for o in outs)
+        return shaped if len(shaped) > 1 else shaped[0]
 
     run.__name__ = program.__name__
     run.__doc__ = program.__doc__
@@ -221,11 +228,11 @@ EXP_TABLE = tuple(_two_to_the_j_over_32(j) for j in range(32))
 @_chunked
 def exp(x: torch.Tensor) -> torch.Tensor:
     """binary32 e**x = narrow(exp64(widen(x))); NaN -> NaN, +inf -> +inf, -inf -> +0,
-    x > 88.7228 -> +inf, results below 2**-126 rounded gradually (subnormal)."""
-    nan = P.isnan(x)
-    xd = P.widen(P.where(nan, _const(0.0, x), x))
-    y = P.narrow(exp64(xd))
-    return P.where(nan, x, y)
+    x > 88.7228 -> +inf, results below 2**-126 rounded gradually (subnormal).
+    NaN needs no mask: clamp keeps it, so r and p are NaN; k's integer conversion then gives
+    some int32 whatever the backend, `& 31` keeps the table index in range, and NaN times
+    any scale is NaN."""
+    return P.narrow(exp64(P.widen(x)))
 
 
 @_chunked
@@ -284,31 +291,43 @@ def _gelu_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return xd, q, P.add(q, 1.0)
 
 
-@_chunked
 def gelu(x: torch.Tensor) -> torch.Tensor:
     """binary32 GELU, tanh form: 0.5 x (1 + tanh(C0 (x + C1 x^3))) = x / (1 + e^v) with
     v = -2 C0 (x + C1 x^3) (no cancellation). Program (binary64, see _gelu_parts):
     y = narrow(x / den). Specials: NaN -> NaN, +inf -> +inf, -inf -> -0."""
-    nan = P.isnan(x)
-    xs = P.where(nan | (x == -INF), _const(0.0, x), x)
-    xd, _, den = _gelu_parts(xs)
-    y = P.narrow(P.div(xd, den))
-    y = P.where(x == -INF, _const(-0.0, y), y)
-    return P.where(nan, x, y)
+    return gelu_with_q(x)[0]
 
 
 @_chunked
+def gelu_with_q(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(gelu(x), q) where q is the binary64 exp64(v) of the program, kept for the backward
+    (gelu_grad_from_q), so the backward does not evaluate exp64 again: same bits."""
+    nan = P.isnan(x)
+    xs = P.where(nan | (x == -INF), _const(0.0, x), x)
+    xd, q, den = _gelu_parts(xs)
+    y = P.narrow(P.div(xd, den))
+    y = P.where(x == -INF, _const(-0.0, y), y)
+    return P.where(nan, x, y), q
+
+
 def gelu_grad(x: torch.Tensor) -> torch.Tensor:
     """binary32 d gelu / dx. In binary64 (see _gelu_parts):
       sig = 1 / den;  w = (q / den) / den                      (= sig * (1 - sig))
       d = sig + (x * w) * ((2 * C0) * (1 + (3 * C1) * (x * x)))
     return narrow(d). Specials: NaN -> NaN, +inf -> 1, -inf -> +0."""
+    return gelu_grad_from_q(x, gelu_with_q(x)[1])
+
+
+@_chunked
+def gelu_grad_from_q(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """gelu_grad given the forward's q (equal to exp64(v) of x wherever x is finite; the
+    other elements are overwritten by the specials)."""
     nan = P.isnan(x)
     inf = P.abs_(x) == INF
-    xs = P.where(nan | inf, _const(0.0, x), x)
-    xd, q, den = _gelu_parts(xs)
+    xd = P.widen(P.where(nan | inf, _const(0.0, x), x))
+    den = P.add(q, 1.0)
     sig = P.div(1.0, den)
-    w = P.div(q.div_(den), den)
+    w = P.div(P.div(q, den), den)
     du = P.mul(xd, xd).mul_(3 * GELU_C1).add_(1.0).mul_(2 * GELU_C0)
     d = P.narrow(w.mul_(xd).mul_(du).add_(sig))
     d = P.where(x == INF, _const(1.0, d), P.where(x == -INF, _const(0.0, d), d))
