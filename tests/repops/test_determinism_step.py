@@ -1,8 +1,8 @@
 """The determinism suite of issue 3: a full training step of the tiny policy (forward,
 backward, AdamW) gives the same checkpoint hash and trace root with 1 or 2 threads, in a fresh
 process, with background or inline hashing; rows give the same bits in any batch grouping
-(test_model.py); every traced forward op and every AdamW update agrees bit for bit with the
-numpy reference (repops.reference) on its recorded inputs. Plus replay and openings."""
+(test_model.py); every op record of a step (forward, backward, AdamW) agrees bit for bit with
+the numpy reference (repops.reference) re-run on its recorded inputs. Plus replay and openings."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import torch
 
 from repops import checkpoint, merkle, reference, trace
 from repops.errors import RepOpsError
+from numpy_replay import reference_outputs
 from repops.model import Policy, PolicyConfig
-from repops.step import Batch, StepConfig, load_state, make_optimizer, replay, state_tensors, train_step
+from repops.step import Batch, StepConfig, make_optimizer, replay, state_tensors, train_step
 
 CFG = StepConfig(model=PolicyConfig(context=16, d_model=32, n_layer=2, n_head=4, d_mlp=64), lr=1e-2, weight_decay=0.01)
 
@@ -154,73 +155,30 @@ def test_bad_batches_are_rejected():
 
 # ------------------------------------------------------------------ numpy reference re-run
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().numpy()
 
-
-def _reference_outputs(op: str, ins: list[np.ndarray], attrs: dict | None, n_outputs: int) -> list[np.ndarray] | None:
-    """What repops.reference computes for this op from the op's recorded inputs."""
-    R = reference
-    if op in ("add", "sub", "mul", "div", "maximum"):
-        return [getattr(R, op)(ins[0], ins[1])]
-    if op == "neg":
-        return [-ins[0]]
-    if op == "gelu":
-        return [R.gelu(ins[0])]
-    if op == "softmax":
-        return [R.softmax(ins[0], attrs["dim"])]
-    if op == "log_softmax":
-        return [R.log_softmax(ins[0], attrs["dim"])]
-    if op == "layer_norm":
-        return [R.layer_norm(ins[0], ins[1], ins[2], np.float32(attrs["eps"]))]
-    if op == "sum":
-        return [R.tree_sum(ins[0], attrs["dim"], attrs["keepdim"])]
-    if op == "matmul":
-        return [R.matmul(ins[0], ins[1])]
-    if op == "linear":
-        x, w = ins[0], ins[1]
-        y = R.matmul(x.reshape(-1, x.shape[-1]), np.ascontiguousarray(w.T))
-        if len(ins) == 3:
-            y = R.add(y, ins[2])
-        return [y.reshape(*x.shape[:-1], w.shape[0])]
-    if op == "linear.backward":
-        g, x, w = ins
-        g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        outs = [R.matmul(g2, w).reshape(x.shape), R.matmul(np.ascontiguousarray(g2.T), x2)]
-        return outs + [R.tree_sum(g2, 0)] if n_outputs == 3 else outs
-    if op == "embedding":
-        return [ins[1][ins[0]]]
-    if op == "gather":
-        return [np.take_along_axis(ins[0], ins[1], attrs["dim"])]
-    if op == "masked_fill":
-        return [np.where(ins[1], np.float32(attrs["value"]), ins[0])]
-    if op == "where":
-        return [np.where(ins[0], ins[1], ins[2])]
-    if op == "adamw":
-        p, g, m, v = ins
-        return list(R.adamw(p, g, m, v, attrs["step"], attrs["lr"], attrs["beta1"], attrs["beta2"], attrs["eps"], attrs["weight_decay"]))
-    return None
-
-
-def test_every_forward_op_and_update_matches_the_numpy_reference():
+@pytest.mark.parametrize("micro_batches", [1, 2])
+def test_every_op_of_the_step_matches_the_numpy_reference(micro_batches):
+    """Forward, backward and AdamW: every record of a step (the second, from non-zero moments)
+    recomputed by repops.reference from its recorded inputs gives the recorded outputs."""
     model = Policy(CFG.model, seed=6)
     opt = make_optimizer(model, CFG)
     train_step(model, opt, make_batch(seed=1), trace_ops=False)
-    result = train_step(model, opt, make_batch(seed=2), keep_tensors=True)
+    result = train_step(model, opt, make_batch(seed=2), keep_tensors=True, micro_batches=micro_batches)
     tracer = result.tracer
-    checked, unchecked = set(), set()
+    unchecked = []
     for i, rec in enumerate(tracer.records):
         opening = tracer.open(i)
-        expected = _reference_outputs(rec.op, [_np(t) for t in opening.inputs], opening.attrs, len(opening.outputs))
+        got = [t.detach().numpy() for t in opening.outputs]
+        expected = reference_outputs(rec.op, [t.detach().numpy() for t in opening.inputs], opening.attrs,
+                                     [g.shape for g in got])
         if expected is None:
-            unchecked.add(rec.op)
+            unchecked.append(rec.op)
             continue
-        got = [_np(t) for t in opening.outputs]
         assert len(expected) == len(got), rec.op
         for e, g in zip(expected, got):
-            e = np.asarray(e, dtype=g.dtype).reshape(g.shape)
+            e = np.asarray(e, dtype=g.dtype)
+            assert e.shape == g.shape, rec.op
             assert reference.same_bits(e, g), f"op {i} ({rec.op}) differs from the numpy reference"
-        checked.add(rec.op)
-    forward = {r.op for r in tracer.records if not r.op.endswith(".backward")}
-    assert forward <= checked, forward - checked
-    assert "linear.backward" in checked and "adamw" in checked
+    assert unchecked == []
+    ops = {r.op for r in tracer.records}
+    assert {"linear.backward", "softmax.backward", "layer_norm.backward", "adamw", "fanout.backward"} <= ops
