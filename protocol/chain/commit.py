@@ -154,3 +154,15 @@ class Float32Tensor:
 
 
 EMPTY_OPENING = (b"", b"", [])
+
+
+def verify_binding(peer_key: bytes, signature: bytes, chain_id: int, registry: str, account: str) -> bool:
+    """Off-chain twin of modules/binding.vy: does `signature` bind `peer_key` to `account`?"""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(peer_key).verify(signature, binding_message(chain_id, registry, account))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -3,8 +3,8 @@ session, rolled back to a snapshot before every test; funded accounts with Chain
 transaction workers run in the test's nursery.
 
 Accounts at the snapshot: treasury (deployer, holds the supply); alice (registered, staking
-3 x min_stake); bob (20k AI, 10 bonds approved to the game); carol (20k AI, unregistered);
-dave (ETH only)."""
+3 x min_stake); bob (20k AI, 10 bonds approved to the game); carol (20k AI, registered, no stake);
+dave (ETH only, unregistered)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from eth_account import Account
 
 from protocol.chain import AI, ChainClient, Deployment, TxWorker, deploy, open_chain
 from protocol.chain.selftest import SELFTEST_PARAMS
-from chainkit import register_and_stake  # noqa: E402  (tests/chain is on sys.path)
+from chainkit import register, register_and_stake  # noqa: E402  (tests/chain is on sys.path)
 
 TOKENS_EACH = 20_000 * AI
 
@@ -50,6 +50,9 @@ def chain_session() -> Session:
             for client in (alice, bob):
                 await nursery.start(client.worker.serve)
             await register_and_stake(alice, chain.w3.eth.chain_id, 3 * SELFTEST_PARAMS.min_stake)
+            carol = ChainClient(chain.w3, deployment, accounts["carol"])
+            await nursery.start(carol.worker.serve)
+            await register(carol, chain.w3.eth.chain_id)  # Ed25519 on py-evm is slow: once per session
             await bob.token.approve(bob.game.address, 10 * SELFTEST_PARAMS.bond)
             nursery.cancel_scope.cancel()
         return deployment

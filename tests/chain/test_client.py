@@ -18,7 +18,6 @@ from protocol.chain.backends import Chain
 from protocol.chain.events import watch_events
 from protocol.chain.position import ARITY, boundary, inner_boundaries, parts, rounds_to_leaf
 from protocol.chain.rpc_server import serve_embedded
-from protocol.chain.selftest import peer_key_pair, sign_binding
 from protocol.errors import ProtocolError
 
 R = ChainReason
@@ -88,12 +87,14 @@ async def test_event_subscription(env, nursery):
     await nursery.start(lambda task_status: watch_events(
         env.w3, env.carol.decoder, list(env.deployment.addresses.values()), send,
         from_block=head + 1, poll_interval=0.05, task_status=task_status))
-    key, public = peer_key_pair()
-    await env.carol.registry.register(public, sign_binding(key, env.w3.eth.chain_id, env.carol.registry.address,
-                                                           env.carol.address))
+    await env.carol.token.approve(env.carol.registry.address, 5)
+    await env.carol.registry.stake(5)
+    names = []
     with trio.fail_after(10):
-        event = await receive.receive()
-    assert event.name == "PeerRegistered" and event.args["peer_key"] == public
+        while "Staked" not in names:
+            event = await receive.receive()
+            names.append(event.name)
+    assert names[0] == "Approval" and "Transfer" in names and event.args["account"] == env.carol.address
 
 
 async def test_embedded_chain_over_json_rpc(env, nursery):
@@ -110,13 +111,11 @@ async def test_embedded_chain_over_json_rpc(env, nursery):
     client = ChainClient(remote.w3, env.deployment, Account.create(), retries=0)
     await trio.to_thread.run_sync(remote.fund, client.address, 10**18)
     await nursery.start(client.worker.serve)
-    key, public = peer_key_pair()
-    result = await client.registry.register(public, sign_binding(key, env.w3.eth.chain_id, client.registry.address,
-                                                                 client.address))
-    assert result.event("PeerRegistered")["account"] == client.address
+    result = await client.token.approve(env.alice.address, 7)
+    assert result.event("Approval")["owner"] == client.address
     with pytest.raises(ProtocolError) as caught:
         await client.registry.stake(1)
-    assert caught.value.reason is R.TOKEN_INSUFFICIENT_ALLOWANCE
+    assert caught.value.reason is R.REGISTRY_NOT_REGISTERED
     before = await trio.to_thread.run_sync(lambda: remote.w3.eth.get_block("latest")["timestamp"])
     after = await trio.to_thread.run_sync(remote.increase_time, 5000)
     assert after + 1 >= before + 5000  # the next block (where the next tx lands) is past it

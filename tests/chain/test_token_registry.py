@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from chainkit import register, register_and_stake, reverts
+from chainkit import reverts
 
 from protocol.chain import AI, ChainReason
 from protocol.chain.artifacts import load_artifacts
+from protocol.chain.commit import verify_binding
 from protocol.chain.selftest import peer_key_pair, sign_binding
 
 R = ChainReason
@@ -36,32 +37,48 @@ async def test_token_zero_treasury_reverts(env):
         await env.alice.worker.transact("deploy", ctor)
 
 
-async def test_register_binds_and_emits(env):
+async def test_register_verifies_binding_and_emits(env):
+    """Nobody can bind a peer key they do not hold, nor replay a binding for another account
+    or chain (lib/ed25519.vy checks the signature in the contract); a good one binds."""
+    dave = env.dave
     key, public = peer_key_pair()
-    sig = sign_binding(key, env.w3.eth.chain_id, env.carol.registry.address, env.carol.address)
-    result = await env.carol.registry.register(public, sig)
+    chain_id, registry = env.w3.eth.chain_id, dave.registry.address
+    forgeries = [
+        sign_binding(key, chain_id, registry, env.bob.address),  # for another account
+        sign_binding(key, chain_id + 1, registry, dave.address),  # for another chain
+        sign_binding(peer_key_pair()[0], chain_id, registry, dave.address),  # by another key
+        b"\x07" * 64,
+        b"\x01" * 63,
+    ]
+    for signature in forgeries:
+        assert not verify_binding(public, signature, chain_id, registry, dave.address)
+        async with reverts(R.REGISTRY_BAD_BINDING_SIGNATURE):
+            await dave.registry.register(public, signature)
+    good = sign_binding(key, chain_id, registry, dave.address)
+    assert verify_binding(public, good, chain_id, registry, dave.address)
+    result = await dave.registry.register(public, good)
+    assert result.gas_used < 700_000
     event = result.event("PeerRegistered")
-    assert event["account"] == env.carol.address and event["peer_key"] == public and event["signature"] == sig
-    assert await env.carol.registry.peer_key_of(env.carol.address) == public
-    assert env.carol.registry.contract.functions.account_of(public).call() == env.carol.address
+    assert event["account"] == dave.address and event["peer_key"] == public and event["signature"] == good
+    assert await dave.registry.peer_key_of(dave.address) == public
+    assert dave.registry.contract.functions.account_of(public).call() == dave.address
 
 
 async def test_register_reverts(env):
-    chain_id = env.w3.eth.chain_id
-    public = await register(env.carol, chain_id)
+    carol, bob = env.carol, env.bob  # carol registered at the snapshot
+    public = await carol.registry.peer_key_of(carol.address)
     async with reverts(R.REGISTRY_ALREADY_REGISTERED):
-        await register(env.carol, chain_id)
+        await carol.registry.register(b"\x05" * 32, b"\x01" * 64)
     async with reverts(R.REGISTRY_PEER_KEY_TAKEN):
-        await env.bob.registry.register(public, b"\x01" * 64)
+        await bob.registry.register(public, b"\x01" * 64)
     async with reverts(R.REGISTRY_ZERO_PEER_KEY):
-        await env.bob.registry.register(b"\0" * 32, b"\x01" * 64)
-    async with reverts(R.REGISTRY_BAD_BINDING_SIGNATURE):
-        await env.bob.registry.register(b"\x05" * 32, b"\x01" * 63)
+        await bob.registry.register(b"\0" * 32, b"\x01" * 64)
 
 
 async def test_stake_unbond_withdraw(env):
     alice, p = env.carol, env.params
-    await register_and_stake(alice, env.w3.eth.chain_id, 2 * p.min_stake)
+    await alice.token.approve(alice.registry.address, 2 * p.min_stake)
+    await alice.registry.stake(2 * p.min_stake)
     assert await alice.registry.can_claim(alice.address)
     result = await alice.registry.request_unstake(p.min_stake)
     assert result.event("UnstakeRequested")["release_at"] == env.now() + p.unbonding_delay
@@ -88,11 +105,10 @@ async def test_stake_unbond_withdraw(env):
 )
 async def test_stake_reverts_unregistered(env, call, reason):
     async with reverts(reason):
-        await call(env.carol)
+        await call(env.dave)
 
 
 async def test_stake_zero_amount(env):
-    await register(env.carol, env.w3.eth.chain_id)
     async with reverts(R.REGISTRY_ZERO_AMOUNT):
         await env.carol.registry.stake(0)
     async with reverts(R.TOKEN_INSUFFICIENT_ALLOWANCE):

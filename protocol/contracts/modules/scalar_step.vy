@@ -14,6 +14,7 @@
 """
 
 from lib import float32
+from lib import merkle
 from modules import sha_tree
 
 OP_ADD: constant(uint8) = 0
@@ -30,9 +31,6 @@ SRC_ACC: constant(uint8) = 0
 SRC_TMP: constant(uint8) = 1
 SRC_TENSOR: constant(uint8) = 2
 SRC_IMMEDIATE: constant(uint8) = 3
-
-CHUNK_ELEMENTS: constant(uint256) = 256
-DTYPE_FLOAT32: constant(uint256) = 1
 
 struct Instruction:
     opcode: uint8
@@ -90,17 +88,13 @@ def instruction_leaf(pc: uint64, ins: Instruction) -> bytes32:
 @internal
 @pure
 def _tensor_element(root: bytes32, index: uint64, o: Opening) -> uint32:
-    # INVARIANT: only float32 tensors feed a binary32 operation.
-    assert len(o.header) >= 2 and convert(slice(o.header, 0, 1), uint256) == DTYPE_FLOAT32, "Game: operand not float32"
-    i: uint256 = convert(index, uint256)
-    offset: uint256 = (i % CHUNK_ELEMENTS) * 4
-    assert offset + 4 <= len(o.chunk), "Game: element outside chunk"
-    chunk_root: bytes32 = sha_tree.root_from_path(sha256(concat(b"\x00", o.chunk)), i // CHUNK_ELEMENTS, o.siblings)
-    # INVARIANT: the operand is opened against the agreed tensor root.
-    assert sha256(concat(b"\x02", o.header, chunk_root)) == root, "Game: bad operand proof"
-    le: uint256 = convert(slice(o.chunk, offset, 4), uint256)
-    # Chunk bytes are little-endian (commitments.md); swap to the value's bits.
-    return convert(((le & 255) << 24) | (((le >> 8) & 255) << 16) | (((le >> 16) & 255) << 8) | (le >> 24), uint32)
+    ok: bool = False
+    bits: uint32 = 0
+    # INVARIANT: the operand is opened against the agreed tensor root (lib/merkle checks the
+    # float32 dtype, the index bound, the chunk length and the exact proof depth too).
+    ok, bits = merkle.open_float32(root, o.header, o.chunk, o.siblings, convert(index, uint256))
+    assert ok, "Game: bad operand proof"
+    return bits
 
 
 @internal

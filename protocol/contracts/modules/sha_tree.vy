@@ -5,10 +5,11 @@
         node at level k is a right child. Domain tags on leaves (0x00, 0x08, 0x10, ...) keep
         a leaf from ever passing for an inner node, so a proof's length needs no separate
         check beyond index < 2**depth.
-@dev    Used for claim batches and scalar programs. Tensor openings use the same rule.
-        (lib/merkle.vy, by the maths engineer, implements the same tree; this module can
-        delegate to it once it lands without changing any caller.)
+@dev    Used for claim batches and scalar programs; the hashing is lib/merkle.vy's, this
+        module only adds the one-proof-per-leaf guard and a typed revert.
 """
+
+from lib import merkle
 
 MAX_DEPTH: constant(uint256) = 40
 
@@ -18,12 +19,4 @@ MAX_DEPTH: constant(uint256) = 40
 def root_from_path(leaf: bytes32, index: uint256, siblings: DynArray[bytes32, MAX_DEPTH]) -> bytes32:
     # INVARIANT: the index fits the proof's depth, so one leaf has one proof.
     assert index >> len(siblings) == 0, "Tree: index beyond proof depth"
-    node: bytes32 = leaf
-    i: uint256 = index
-    for sibling: bytes32 in siblings:
-        if i & 1 == 1:
-            node = sha256(concat(b"\x01", sibling, node))
-        else:
-            node = sha256(concat(b"\x01", node, sibling))
-        i = i >> 1
-    return node
+    return merkle.root_from_proof(leaf, index, siblings)
