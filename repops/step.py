@@ -17,14 +17,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
 from repops import checkpoint, merkle, trace
 from repops import functional as F
 from repops.errors import RepOpsError
-from repops.model import Policy, PolicyConfig
+from repops.model import EOS, Policy, PolicyConfig
 from repops.optim import AdamW
 
 
@@ -68,6 +68,34 @@ class Batch:
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(*(x.to(device) for x in (self.tokens, self.targets, self.mask, self.weights)))
+
+
+def pack_rows(
+    prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], weights: Sequence[float], length: int
+) -> Batch:
+    """A Batch of T = `length` positions from (prompt, completion, weight) rows: each row is
+    prompt + completion + [EOS]; a row longer than length + 1 keeps its last length + 1 tokens;
+    tokens/targets are the row shifted by one, right-padded with EOS; mask is 1 exactly where
+    the target is a completion token or the final EOS; weights are rounded to float32."""
+    if not (len(prompts) == len(completions) == len(weights)) or not prompts or length < 1:
+        raise RepOpsError("bad_batch", "need equally many (>= 1) prompts, completions and weights, and length >= 1")
+    b = len(prompts)
+    tokens = torch.full((b, length), EOS, dtype=torch.int64)
+    targets = torch.full((b, length), EOS, dtype=torch.int64)
+    mask = torch.zeros(b, length, dtype=torch.float32)
+    for r, (prompt, completion) in enumerate(zip(prompts, completions)):
+        if not prompt:
+            raise RepOpsError("bad_batch", f"row {r} has an empty prompt")
+        row = [*prompt, *completion, EOS]
+        first_target = len(prompt)  # index in `row` of the first completion token
+        drop = max(0, len(row) - (length + 1))
+        row = row[drop:]
+        n = len(row) - 1
+        tokens[r, :n] = torch.tensor(row[:-1], dtype=torch.int64)
+        targets[r, :n] = torch.tensor(row[1:], dtype=torch.int64)
+        start = max(0, first_target - drop - 1)  # position whose target is the first completion token
+        mask[r, start:n] = 1.0
+    return Batch(tokens, targets, mask, torch.tensor([float(w) for w in weights], dtype=torch.float32))
 
 
 @dataclass(frozen=True)
@@ -244,4 +272,4 @@ def replay(ckpt: Mapping[str, torch.Tensor] | str | Path, batch: Batch, hparams:
     return Replay(result, result.tracer, model)
 
 
-__all__ = ["Batch", "Replay", "StepConfig", "StepResult", "load_state", "make_optimizer", "policy_loss", "replay", "state_tensors", "train_step"]
+__all__ = ["Batch", "pack_rows", "Replay", "StepConfig", "StepResult", "load_state", "make_optimizer", "policy_loss", "replay", "state_tensors", "train_step"]

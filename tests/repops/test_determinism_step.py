@@ -182,3 +182,22 @@ def test_every_op_of_the_step_matches_the_numpy_reference(micro_batches):
     assert unchecked == []
     ops = {r.op for r in tracer.records}
     assert {"linear.backward", "softmax.backward", "layer_norm.backward", "adamw", "fanout.backward"} <= ops
+
+
+def test_pack_rows_marks_completion_targets_only():
+    from repops.model import EOS, encode
+    from repops.step import pack_rows
+
+    batch = pack_rows([encode("1+2="), encode("123456789+1=")], [encode("3"), encode("123456790")], [0.5, -1.0], 12)
+    assert batch.tokens.shape == (2, 12)
+    # row 0: "1+2=3<eos>" -> targets "+2=3<eos>", trained on "3" and EOS
+    assert batch.tokens[0, :5].tolist() == encode("1+2=3") and batch.targets[0, :5].tolist() == encode("+2=3") + [EOS]
+    assert batch.mask[0].tolist() == [0, 0, 0, 1, 1] + [0] * 7
+    # row 1: 22 tokens + EOS, keeps the last 13: the prompt's start is dropped
+    row = encode("123456789+1=123456790") + [EOS]
+    assert batch.tokens[1].tolist() == row[-13:-1] and batch.targets[1].tolist() == row[-12:]
+    assert batch.mask[1].tolist() == [0, 0] + [1] * 10
+    assert batch.weights.tolist() == [0.5, -1.0]
+    batch.validate(CFG.model)
+    with pytest.raises(RepOpsError, match="bad_batch"):
+        pack_rows([[]], [[1]], [1.0], 8)
