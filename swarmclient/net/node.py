@@ -409,6 +409,13 @@ class Node:
             raise SwarmError("dial-self", f"{addr} is this node")
         if self.is_banned(info.peer_id):
             raise SwarmError("peer-banned", f"{info.peer_id} is banned")
+        # py-libp2p refuses to redial a peer for 60 s after a failed dial (network/swarm.py
+        # _NegativePeerCache, "recently failed all addresses"), which would turn our
+        # 0.5 s..30 s backoff into a flat minute and keep a restarted bootstrap peer away.
+        # Our callers pace their retries themselves.
+        unblock = getattr(self.host.get_network(), "unblock_peer", None)
+        if unblock is not None:
+            unblock(info.peer_id)
         try:
             with trio.fail_after(timeout):
                 await self.host.connect(info)
