@@ -114,7 +114,7 @@ class Hostile:
             await self.pubsub.wait_for_mesh(victim.peer_id, topic, timeout=10)
 
 
-def rollout_batch(round_no: int, size_bytes: int) -> "RolloutBatch":
+def rollout_batch(round_no: int, size_bytes: int):
     """A RolloutBatch whose encoding is about `size_bytes` long."""
     import random
 
