@@ -5,10 +5,11 @@ Operators (docs/repops.md gives every op's scalar program):
     repops.primitives   the closed primitive set (binary32/binary64 + - * / sqrt, compare,
                         select, max/min, conversions, integer bit ops)
     repops.reference    their numpy reference, and of every composite: the specification
-    repops.functional   differentiable traced ops: add sub mul div neg exp log tanh gelu sum
-                        mean matmul linear embedding softmax log_softmax cross_entropy
-                        layer_norm gather masked_fill fanout
-    repops.nn           Linear, Embedding, LayerNorm, GELU modules
+    repops.functional   differentiable traced ops: add sub mul div maximum minimum neg exp
+                        log tanh gelu relu sum mean matmul linear embedding softmax
+                        log_softmax cross_entropy layer_norm gather masked_fill where fanout
+                        (a tensor used by several ops goes through fanout: fixed-order grads)
+    repops.nn           Linear, Embedding, LayerNorm, GELU, ReLU modules
     repops.optim        AdamW (state_tensors(): `<param>.exp_avg`, `<param>.exp_avg_sq`, `step`)
 
 Commitments, model and steps (docs/commitments.md, docs/repops.md):
@@ -22,7 +23,7 @@ Commitments, model and steps (docs/commitments.md, docs/repops.md):
 
 from repops import checkpoint, functional, merkle, nn, optim, primitives, rng, trace
 from repops.errors import RepOpsError
-from repops.nn import GELU, Embedding, LayerNorm, Linear
+from repops.nn import GELU, Embedding, LayerNorm, Linear, ReLU
 from repops.model import Policy, PolicyConfig
 from repops.optim import AdamW
 from repops.step import Batch, Replay, StepConfig, StepResult, replay, train_step
@@ -48,6 +49,7 @@ __all__ = [
     "GELU",
     "LayerNorm",
     "Linear",
+    "ReLU",
     "RepOpsError",
     "functional",
     "nn",

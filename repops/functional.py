@@ -75,12 +75,21 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return A.Unary.apply("gelu", _check(x))
 
 
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """maximum(x, +0): exact (a select), NaN -> NaN, -0 -> +0. The cheap activation."""
+    return A.Unary.apply("relu", _check(x))
+
+
 def sum(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:  # noqa: A001
-    return A.Sum.apply(_check(x), dim, keepdim, False)
+    """Fixed pairwise tree sum over one dim (an empty sum is +0)."""
+    _check(x)
+    if x.dim() == 0 or not -x.dim() <= dim < x.dim():
+        raise RepOpsError("bad_shape", f"sum over dim {dim} of a {tuple(x.shape)} tensor")
+    return A.Sum.apply(x, dim, keepdim, False)
 
 
 def mean(x: torch.Tensor, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
-    return A.Sum.apply(_check(x), dim, keepdim, True)
+    return A.Sum.apply(_nonempty(_check(x), dim, "mean"), dim, keepdim, True)
 
 
 def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -110,12 +119,18 @@ def embedding(idx: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return A.Embedding.apply(idx, weight)
 
 
+def _nonempty(x: torch.Tensor, dim: int, op: str) -> torch.Tensor:
+    if x.dim() == 0 or not -x.dim() <= dim < x.dim() or x.shape[dim] == 0:
+        raise RepOpsError("bad_shape", f"{op} over dim {dim} of a {tuple(x.shape)} tensor")
+    return x
+
+
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return A.Softmax.apply(_check(x), dim)
+    return A.Softmax.apply(_nonempty(_check(x), dim, "softmax"), dim)
 
 
 def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return A.LogSoftmax.apply(_check(x), dim)
+    return A.LogSoftmax.apply(_nonempty(_check(x), dim, "log_softmax"), dim)
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -130,7 +145,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     _check(x)
-    if weight.shape != (x.shape[-1],) or bias.shape != (x.shape[-1],):
+    if x.dim() == 0 or x.shape[-1] == 0 or weight.shape != (x.shape[-1],) or bias.shape != (x.shape[-1],):
         raise RepOpsError("bad_shape", "layer_norm weight and bias must match the last dim")
     return A.LayerNorm.apply(x, weight, bias, eps)
 
@@ -167,7 +182,7 @@ def fanout(x: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
 
 
 __all__ = [
-    "add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "log", "tanh", "gelu", "sum", "mean", "matmul",
+    "add", "sub", "mul", "div", "maximum", "minimum", "neg", "exp", "log", "tanh", "gelu", "relu", "sum", "mean", "matmul",
     "linear", "embedding", "softmax", "log_softmax", "cross_entropy", "layer_norm", "gather",
     "masked_fill", "where", "fanout",
 ]

@@ -68,14 +68,17 @@ class Binary(torch.autograd.Function):
 
 
 class Unary(torch.autograd.Function):
-    """exp, log, tanh, gelu, neg. Backward (binary32):
-    exp: g * y;  log: g / x;  tanh: (1 - y * y) * g;  gelu: g * gelu_grad(x);  neg: -g."""
+    """exp, log, tanh, gelu, relu, neg. Backward (binary32):
+    exp: g * y;  log: g / x;  tanh: (1 - y * y) * g;  gelu: g * gelu_grad(x);
+    relu: where(x > 0, g, +0);  neg: -g."""
 
     @staticmethod
     def forward(ctx, op: str, x: torch.Tensor) -> torch.Tensor:
         ctx.gelu_q = None
         if op == "gelu":  # keep the binary64 exp of the forward for the backward
             y, ctx.gelu_q = K.gelu_with_q(x)
+        elif op == "relu":  # maximum(x, +0): NaN -> NaN, -0 -> +0
+            y = P.maximum(x, torch.zeros((), dtype=x.dtype, device=x.device))
         else:
             y = P.neg(x) if op == "neg" else getattr(K, op)(x)
         trace.record(op, (x,), (y,))
@@ -96,6 +99,8 @@ class Unary(torch.autograd.Function):
         elif op == "gelu":
             gx = P.mul(g, K.gelu_grad_from_q(x, ctx.gelu_q))
             ctx.gelu_q = None
+        elif op == "relu":
+            gx = P.where(x > 0, g, torch.zeros((), dtype=g.dtype, device=g.device))
         else:
             gx = P.neg(g)
         trace.record(op + ".backward", (g, x, y), (gx,))

@@ -25,9 +25,8 @@ def tree_sum(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
 
     Program: pad the n values to n2 = next power of two with -0.0 (the exact additive
     identity: v + -0 = v for every v, -0 included), then while n2 > 1: h = n2/2,
-    v[i] = v[i] + v[i + h] for i < h. n = 0 gives -0.0... never used: n >= 1 enforced by
-    torch shapes here (empty sums return +0.0). The shape of the tree depends only on n, so
-    the result is the same for any batch size, slicing or thread count.
+    v[i] = v[i] + v[i + h] for i < h. An empty sum (n = 0) is +0.0. The shape of the tree
+    depends only on n, so the result is the same for any batch size, slicing or thread count.
     """
     dim = dim % x.dim()
     n = x.shape[dim]
@@ -82,6 +81,9 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     K <= 8192) bits of each operand relative to its row/column maximum.
     """
     k = a.shape[-1]
+    if k == 0:  # an empty dot product is +0
+        shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        return torch.zeros(shape, dtype=a.dtype, device=a.device)
     s = matmul_slice_bits(k)
     a_grid, pen_row = _to_grid(a, -1, s)
     b_grid, pen_col = _to_grid(b, -2, s)

@@ -46,6 +46,7 @@ CASES = {
         [(3, 4, 8), (8,), (8,)],
     ),
     "maximum": (F.maximum, torch.maximum, [(4, 5), (4, 5)]),
+    "relu": (F.relu, torch.relu, [(6, 7)]),
     "where": (
         lambda a, b: F.where(torch.arange(5) % 2 == 0, a, b),
         lambda a, b: torch.where(torch.arange(5) % 2 == 0, a, b),
@@ -125,3 +126,21 @@ def test_bad_inputs_raise_repops_error():
         F.cross_entropy(torch.ones(2, 3), torch.tensor([0, 3]))
     with pytest.raises(RepOpsError):
         repops.AdamW([torch.ones(2, dtype=torch.float64)])
+
+
+def test_relu_is_an_exact_select():
+    x = torch.tensor([-1.0, -0.0, 0.0, 2.5, float("nan"), float("inf")], requires_grad=True)
+    y = F.relu(x)
+    assert torch.equal(y[:4].detach(), torch.tensor([0.0, 0.0, 0.0, 2.5]))
+    assert not torch.signbit(y[1]) and torch.isnan(y[4]) and y[5] == float("inf")
+    F.sum(y[:4], 0).backward()
+    assert x.grad.tolist()[:4] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_empty_and_degenerate_shapes():
+    assert torch.equal(F.matmul(torch.ones(2, 0), torch.ones(0, 3)), torch.zeros(2, 3))
+    assert F.sum(torch.ones(3, 0), 1).tolist() == [0.0, 0.0, 0.0]
+    for bad in (lambda: F.softmax(torch.ones(2, 0)), lambda: F.mean(torch.ones(0), 0),
+                lambda: F.sum(torch.ones(2), 3), lambda: F.log_softmax(torch.tensor(1.0))):
+        with pytest.raises(RepOpsError):
+            bad()
