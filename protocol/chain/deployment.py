@@ -57,10 +57,14 @@ class Deployment:
             "contracts": {n: {"address": self.addresses[n], "abi": self.abis[n]} for n in CONTRACT_NAMES},
         }
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, *, rpc_url: str | None = None) -> None:
+        """Write the file; `rpc_url` (where `swarm chain up` serves) is recorded for peers."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        data = self.to_json()
+        if rpc_url:
+            data["rpc"] = rpc_url
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)
 
     @classmethod
@@ -78,6 +82,15 @@ class Deployment:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(ChainReason.BAD_DEPLOYMENT, f"{where}: {exc}") from exc
+
+
+def deployment_rpc_url(path: Path) -> str | None:
+    """The JSON-RPC URL `swarm chain up` recorded in a deployment file, if any."""
+    try:
+        url = json.loads(Path(path).read_text()).get("rpc")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ProtocolError(ChainReason.BAD_DEPLOYMENT, f"cannot read {path}: {exc}") from exc
+    return url if isinstance(url, str) else None
 
 
 def load_deployment(path: Path, w3: Web3 | None = None) -> Deployment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-async def _deploy_and_save(chain, account, path: Path, fund: bool):
+async def _deploy(chain, account, fund: bool):
     from protocol.chain import TxWorker, deploy
 
     if fund:
@@ -65,7 +66,6 @@ async def _deploy_and_save(chain, account, path: Path, fund: bool):
         await nursery.start(worker.serve)
         deployment = await deploy(chain.w3, worker)
         nursery.cancel_scope.cancel()
-    deployment.save(path)
     return deployment
 
 
@@ -88,15 +88,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     path = _deployment_path(args)
     chain = open_chain("embedded" if args.backend == "embedded" else "anvil")
     try:
-        deployment = trio.run(_deploy_and_save, chain, _account(args), path, True) if not args.no_deploy else None
-
         async def main() -> None:
-            if chain.kind == "embedded":
-                async with trio.open_nursery() as nursery:
+            # Deploy before serving: py-evm must not see the deployer and a remote call at once.
+            deployment = None if args.no_deploy else await _deploy(chain, _account(args), True)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_stop_on_sigterm, nursery.cancel_scope)
+                if chain.kind == "embedded":
                     port = await nursery.start(lambda task_status: serve_embedded(chain.w3, port=args.port, task_status=task_status))
-                    _announce(f"http://127.0.0.1:{port}", chain, deployment, path, args.json)
-            else:
-                _announce(chain.url, chain, deployment, path, args.json)
+                    url = f"http://127.0.0.1:{port}"
+                else:
+                    url = chain.url
+                if deployment is not None:
+                    deployment.save(path, rpc_url=url)
+                _announce(url, chain, deployment, path, args.json)
                 await trio.sleep_forever()
 
         trio.run(main)
@@ -105,6 +109,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         chain.close()
     return 0
+
+
+async def _stop_on_sigterm(scope: trio.CancelScope) -> None:
+    """`kill` must stop anvil too: SIGTERM ends the serving loop so `finally` runs."""
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
 
 
 def _announce(url: str, chain, deployment, path: Path, as_json: bool) -> None:
@@ -125,7 +137,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         raise SwarmError("chain", "swarm chain deploy needs --rpc URL (use `swarm chain up` for a local chain)")
     chain = open_chain("rpc", args.rpc)
     path = _deployment_path(args)
-    deployment = trio.run(_deploy_and_save, chain, _account(args), path, args.fund)
+    deployment = trio.run(_deploy, chain, _account(args), args.fund)
+    deployment.save(path, rpc_url=args.rpc)
     _emit({"deployment": str(path), "chain_id": deployment.chain_id,
            **{n.lower(): a for n, a in deployment.addresses.items()}}, args.json)
     return 0
@@ -134,12 +147,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from protocol.chain import ChainClient, load_deployment, open_chain
 
+    from protocol.chain import check_deployment
+    from protocol.chain.deployment import deployment_rpc_url
+
     path = _deployment_path(args)
     deployment = load_deployment(path)
-    chain = open_chain("rpc", args.rpc) if args.rpc else None
-    if chain is None:
+    args.rpc = args.rpc or deployment_rpc_url(path)
+    if not args.rpc:
         raise SwarmError("chain", "give --rpc URL (the one `swarm chain up` printed)")
-    from protocol.chain import check_deployment
+    chain = open_chain("rpc", args.rpc)
 
     check_deployment(deployment, chain.w3)
     w3 = chain.w3
@@ -179,7 +195,7 @@ def register(subparsers) -> None:
     dep.set_defaults(func=cmd_deploy)
 
     st = sub.add_parser("status", help="chain id, block, contracts and your registration and stake")
-    st.add_argument("--rpc", metavar="URL")
+    st.add_argument("--rpc", metavar="URL", help="default: the URL `swarm chain up` recorded in the deployment file")
     st.add_argument("--deployment", metavar="FILE")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)

@@ -40,3 +40,42 @@ def test_cli_unreachable_rpc_is_one_line(tmp_path, capsys):
     rc = main(["chain", "selftest", "--chain", "rpc", "--rpc", f"http://127.0.0.1:{free_port()}"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("swarm: rpc-unreachable") and "\n" not in err
+
+
+@pytest.mark.slow
+async def test_chain_up_is_shared_by_another_process(tmp_path):
+    """`swarm chain up` (embedded) in its own process; this process deploys nothing and
+    transacts against it through the deployment file alone; SIGTERM stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import trio
+    from eth_account import Account
+
+    from protocol.chain import ChainClient, load_deployment, open_chain
+    from protocol.chain.deployment import deployment_rpc_url
+
+    home = tmp_path / "home"
+    env = {**os.environ, "SWARM_HOME": str(home)}
+    path = home / "chain" / "deployment.json"
+    async with trio.open_nursery() as nursery:
+        proc = await nursery.start(lambda task_status: trio.run_process(
+            [sys.executable, "-m", "swarmclient.cli.main", "chain", "up", "--port", "0"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, task_status=task_status))
+        with trio.fail_after(60):
+            while not (path.exists() and deployment_rpc_url(path)):
+                await trio.sleep(0.2)
+        remote = await trio.to_thread.run_sync(open_chain, "rpc", deployment_rpc_url(path))
+        deployment = await trio.to_thread.run_sync(load_deployment, path, remote.w3)
+        client = ChainClient(remote.w3, deployment, Account.create())
+        await trio.to_thread.run_sync(remote.fund, client.address, 10**18)
+        await nursery.start(client.worker.serve)
+        result = await client.token.approve(deployment.addresses["Game"], 1)
+        assert result.event("Approval")["value"] == 1
+        proc.send_signal(signal.SIGTERM)
+        with trio.fail_after(20):
+            await proc.wait()
+        assert proc.returncode == 0
+        nursery.cancel_scope.cancel()

@@ -187,6 +187,21 @@ async def test_second_game_needs_unlocked_stake_and_bond(env):
         await alice.registry.withdraw()
 
 
+async def test_unbonding_stake_stays_slashable(env):
+    """A claimant who starts unbonding right after claiming is still slashed from the unbonding tokens."""
+    alice, bob = await _setup(env)
+    p = env.params
+    claim = Claim(alice.address, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, b"\x04" * 32, 4)
+    await alice.ledger.post_claim(claim)
+    await alice.registry.request_unstake(3 * p.min_stake)
+    assert not await alice.registry.can_claim(alice.address)
+    game_id = (await bob.game.open(claim)).event("GameOpened")["game_id"]
+    env.increase_time(p.clock + 1)
+    await bob.game.timeout(game_id)
+    stake = await alice.registry.stake_of(alice.address)
+    assert (stake["staked"], stake["unbonding"], stake["locked"]) == (0, 2 * p.min_stake, 0)
+
+
 @pytest.mark.parametrize("kwargs, reason", [
     ({"levels_": 0}, R.GAME_BAD_LEVELS), ({"winner_bps_": 10_001}, R.GAME_BAD_SHARE), ({"clock_": 0}, R.GAME_ZERO_CLOCK),
 ])
