@@ -48,7 +48,9 @@ class DevnetOptions:
     round_seconds: float = 2.0
     base_port: int | None = None
     headless: bool = True
-    ready_timeout: float = 120.0
+    # Starting a peer costs seconds of imports (py-libp2p, eth-account); N of them share
+    # the cores. None: 60 s plus 10 s per peer.
+    ready_timeout: float | None = None
     batch_bytes: int | None = None
 
 
@@ -157,7 +159,8 @@ class Devnet:
                 nursery.start_soon(self._poll, proc)
 
     async def _wait_meshed(self) -> None:
-        deadline = trio.current_time() + self.options.ready_timeout
+        timeout = self.options.ready_timeout or 60.0 + 10.0 * self.options.peers
+        deadline = trio.current_time() + timeout
         while not self.interrupted:
             await self._poll_all()
             alive = self.alive()
@@ -166,7 +169,7 @@ class Devnet:
                 return
             if trio.current_time() > deadline:
                 names = ", ".join(p.spec.name for p in waiting)
-                self.say(f"devnet: {names} not meshed after {self.options.ready_timeout:g} s; starting anyway")
+                self.say(f"devnet: {names} not meshed after {timeout:g} s; starting anyway")
                 return
             await trio.sleep(TICK_S)
 
