@@ -5,10 +5,13 @@ checkpoint hashes before and after, the trace root and the op count: what a clai
 `replay` re-runs a claimed step from its checkpoint, batch and hyperparameters while keeping
 every op's tensors, so a dispute can open any op and any element with a Merkle proof.
 
-The objective is generic policy-gradient cross-entropy: row r of the batch (tokens, targets,
-mask, weight w_r) contributes -w_r * mean over its masked positions of log p(target). With
-w_r = 1 this is supervised learning; with w_r = an advantage it is the REINFORCE/GRPO core
-that SAPO builds on.
+Two objectives, chosen by StepConfig.objective (committed with the hyperparameters):
+- "pg": generic policy-gradient cross-entropy: row r of the batch (tokens, targets, mask,
+  weight w_r) contributes -w_r * mean over its masked positions of log p(target). With
+  w_r = 1 this is supervised learning (the warm start).
+- "sapo": the GRPO-style clipped objective of SAPO (`sapo_loss`), with w_r the row's
+  group-normalised advantage and `Batch.old_logp` the sampling policy's log-probabilities;
+  `sapo_update` runs StepConfig.epochs PPO epochs, each one train_step over the same batch.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ class Batch:
     targets: torch.Tensor
     mask: torch.Tensor
     weights: torch.Tensor
+    # (B, T) float32 log-probabilities of `targets` under the sampling policy (the clipped
+    # objective's denominator) and under a reference policy (the optional KL term); None
+    # for the "pg" objective.
+    old_logp: torch.Tensor | None = None
+    ref_logp: torch.Tensor | None = None
+
+    def extras(self) -> tuple[torch.Tensor, ...]:
+        return tuple(x for x in (self.old_logp, self.ref_logp) if x is not None)
 
     def validate(self, config: PolicyConfig) -> None:
         t, y, m, w = self.tokens, self.targets, self.mask, self.weights
@@ -57,17 +68,39 @@ class Batch:
             raise RepOpsError("bad_batch", "mask entries are 0 or 1")
         if not bool(torch.isfinite(w).all()):
             raise RepOpsError("bad_batch", "weights must be finite")
+        for name, x in (("old_logp", self.old_logp), ("ref_logp", self.ref_logp)):
+            if x is None:
+                continue
+            if x.dtype != torch.float32 or x.shape != t.shape:
+                raise RepOpsError("bad_batch", f"{name} is a float32 tensor of shape (B, T)")
+            # Only trained positions are read; elsewhere any value is ignored (masked out).
+            if not bool((torch.isfinite(x) | (m == 0)).all()) or bool(((x > 0) & (m == 1)).any()):
+                raise RepOpsError("bad_batch", f"{name} must be finite log-probabilities (<= 0) where mask is 1")
 
     def digest(self) -> bytes:
-        """sha256 over the tensor roots of tokens, targets, mask, weights (in that order)."""
+        """sha256 over the tensor roots of tokens, targets, mask, weights (in that order), then
+        old_logp and ref_logp when present, each preceded by a tag byte (1, 2)."""
         roots = [merkle.tensor_root(x) for x in (self.tokens, self.targets, self.mask, self.weights)]
+        for tag, x in ((b"\x01", self.old_logp), (b"\x02", self.ref_logp)):
+            if x is not None:
+                roots.append(tag + merkle.tensor_root(x))
         return hashlib.sha256(b"swarm-batch-v1" + b"".join(roots)).digest()
 
+    def _map(self, fn) -> "Batch":
+        return Batch(
+            *(fn(x) for x in (self.tokens, self.targets, self.mask, self.weights)),
+            old_logp=None if self.old_logp is None else fn(self.old_logp),
+            ref_logp=None if self.ref_logp is None else fn(self.ref_logp),
+        )
+
     def rows(self, start: int, stop: int) -> "Batch":
-        return Batch(self.tokens[start:stop], self.targets[start:stop], self.mask[start:stop], self.weights[start:stop])
+        return self._map(lambda x: x[start:stop])
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(*(x.to(device) for x in (self.tokens, self.targets, self.mask, self.weights)))
+        return self._map(lambda x: x.to(device))
+
+    def with_logps(self, old_logp: torch.Tensor | None, ref_logp: torch.Tensor | None = None) -> "Batch":
+        return Batch(self.tokens, self.targets, self.mask, self.weights, old_logp, ref_logp)
 
 
 def pack_rows(
@@ -109,6 +142,17 @@ class StepConfig:
     eps: float = 1e-8
     weight_decay: float = 0.0
     micro_batches: int = 1
+    # SAPO / GRPO clipped objective ("sapo") or plain weighted cross-entropy ("pg").
+    objective: str = "pg"
+    clip_eps: float = 0.2  # ratios are clipped to [1 - clip_eps, 1 + clip_eps]
+    epochs: int = 1  # PPO epochs: optimizer steps over the same batch (sapo_update)
+    kl_coef: float = 0.0  # weight of the KL penalty to the reference policy (needs ref_logp)
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("pg", "sapo"):
+            raise RepOpsError("bad_hparams", f"objective {self.objective!r} is not 'pg' or 'sapo'")
+        if not (0 < self.clip_eps < 1) or not 1 <= self.epochs <= 64 or not (self.kl_coef >= 0) or self.micro_batches < 1:
+            raise RepOpsError("bad_hparams", f"clip_eps={self.clip_eps} epochs={self.epochs} kl_coef={self.kl_coef}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -192,11 +236,63 @@ def policy_loss(model: Policy, batch: Batch, total_rows: int) -> torch.Tensor:
     return F.neg(F.sum(F.mul(coef, logp).reshape(-1), dim=0))  # ()
 
 
+def sapo_loss(model: Policy, batch: Batch, total_tokens: int, clip_eps: float, kl_coef: float = 0.0) -> torch.Tensor:
+    """The clipped policy-gradient objective (GRPO/PPO style) over the trained positions:
+
+        d_t     = where(mask_t, logp_t - old_logp_t, 0)
+        ratio_t = exp(d_t)
+        obj_t   = min(ratio_t * A_r, clip(ratio_t, 1 - eps, 1 + eps) * A_r)
+        kl_t    = exp(ref_t - logp_t) - (ref_t - logp_t) - 1          (only when kl_coef > 0)
+        loss    = -sum_t mask_t * (obj_t - kl_coef * kl_t) / total_tokens
+
+    A_r = batch.weights[r] (the row's advantage); total_tokens = the number of trained
+    positions of the WHOLE batch, so micro-batch losses add up to the batch loss. Every float
+    op is a RepOps op (fixed-order sums, RepOps exp): bit-reproducible and traceable."""
+    if batch.old_logp is None:
+        raise RepOpsError("bad_batch", "the sapo objective needs old_logp")
+    if kl_coef > 0 and batch.ref_logp is None:
+        raise RepOpsError("bad_batch", "kl_coef > 0 needs ref_logp")
+    use_kl = kl_coef > 0
+    logp = model.log_probs(batch.tokens, batch.targets)  # (B, T)
+    if use_kl:
+        logp, logp_kl = F.fanout(logp, 2)
+    valid = batch.mask == 1  # (B, T) bool
+    # The select keeps padded positions at exp(0) = 1, so an extreme value there can never
+    # overflow to inf and turn into NaN when multiplied by a zero mask.
+    delta = F.where(valid, F.sub(logp, batch.old_logp), 0.0)  # (B, T)
+    ratio_a, ratio_b = F.fanout(F.exp(delta), 2)  # 2 x (B, T)
+    adv = batch.weights[:, None].expand_as(batch.mask).contiguous()  # (B, T)
+    clipped = F.minimum(F.maximum(ratio_b, 1.0 - clip_eps), 1.0 + clip_eps)  # (B, T)
+    obj = F.minimum(F.mul(ratio_a, adv), F.mul(clipped, adv))  # (B, T)
+    if use_kl:
+        gap = F.where(valid, F.sub(batch.ref_logp, logp_kl), 0.0)  # (B, T)
+        gap_a, gap_b = F.fanout(gap, 2)
+        kl = F.sub(F.sub(F.exp(gap_a), gap_b), 1.0)  # (B, T), >= 0
+        obj = F.sub(obj, F.mul(kl, kl_coef))
+    coef = F.div(batch.mask, float(max(1, total_tokens)))  # (B, T)
+    return F.neg(F.sum(F.mul(coef, obj).reshape(-1), dim=0))  # ()
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Which loss train_step minimises: weighted cross-entropy ("pg") or the clipped SAPO
+    objective ("sapo") with its clip range and KL weight."""
+
+    kind: str = "pg"
+    clip_eps: float = 0.2
+    kl_coef: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: StepConfig) -> "Objective":
+        return cls(cfg.objective, cfg.clip_eps, cfg.kl_coef)
+
+
 def train_step(
     model: Policy,
     optimizer: AdamW,
     batch: Batch,
     *,
+    objective: Objective = Objective(),
     micro_batches: int = 1,
     trace_ops: bool = True,
     keep_tensors: bool = False,
@@ -215,12 +311,18 @@ def train_step(
     size = rows // micro_batches
 
     params = [p for _, p in model.named_parameters()]
+    total_tokens = int(batch.mask.sum().item())  # exact: a count of ones
+
+    def loss_of(part: Batch) -> torch.Tensor:
+        if objective.kind == "sapo":
+            return sapo_loss(model, part, total_tokens, objective.clip_eps, objective.kl_coef)
+        return policy_loss(model, part, rows)
 
     def run() -> torch.Tensor:
         optimizer.zero_grad()
         total, grads = None, None
         for k in range(micro_batches):
-            loss = policy_loss(model, batch.rows(k * size, (k + 1) * size), rows)
+            loss = loss_of(batch.rows(k * size, (k + 1) * size))
             loss.backward()
             with torch.no_grad():
                 # Accumulate with traced adds, micro-batch by micro-batch, so the gradient
@@ -267,9 +369,58 @@ def replay(ckpt: Mapping[str, torch.Tensor] | str | Path, batch: Batch, hparams:
     model = Policy(hparams.model)
     optimizer = make_optimizer(model, hparams)
     load_state(model, optimizer, tensors)
-    result = train_step(model, optimizer, batch, micro_batches=hparams.micro_batches, keep_tensors=True)
+    result = train_step(
+        model, optimizer, batch, objective=Objective.of(hparams), micro_batches=hparams.micro_batches, keep_tensors=True
+    )
     assert result.tracer is not None
     return Replay(result, result.tracer, model)
 
 
-__all__ = ["Batch", "pack_rows", "Replay", "StepConfig", "StepResult", "load_state", "make_optimizer", "policy_loss", "replay", "state_tensors", "train_step"]
+@torch.no_grad()
+def sampling_logps(model: Policy, batch: Batch) -> torch.Tensor:
+    """(B, T) float32 log p(targets) under `model`, untraced: the old_logp of a batch whose
+    rows this checkpoint sampled (or adopts as on-policy, for external rows). RepOps ops are
+    batch-invariant, so a verifier gets the same bits from the claim's ckpt_before."""
+    if trace.active() is not None:
+        raise RepOpsError("traced", "sampling_logps runs outside a tracer (it is not part of a step)")
+    return model.log_probs(batch.tokens, batch.targets).detach().clone()
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A SAPO update: one StepResult per PPO epoch (ckpt_before of the first, ckpt_after of
+    the last are the claim's) and the batch with old_logp filled in (what the digest covers)."""
+
+    steps: tuple[StepResult, ...]
+    batch: Batch
+
+    @property
+    def ckpt_before(self) -> bytes:
+        return self.steps[0].ckpt_before
+
+    @property
+    def ckpt_after(self) -> bytes:
+        return self.steps[-1].ckpt_after
+
+    @property
+    def loss(self) -> float:
+        return self.steps[0].loss  # the loss at ckpt_before (ratio 1): comparable across rounds
+
+
+def sapo_update(
+    model: Policy, optimizer: AdamW, batch: Batch, cfg: StepConfig, *, trace_ops: bool = False
+) -> UpdateResult:
+    """cfg.epochs PPO epochs on `batch` with the objective of cfg. For "sapo", old_logp is
+    computed here from the current checkpoint when the batch lacks it, and kept fixed across
+    epochs, so the clip binds from the second epoch on as the ratios move."""
+    if cfg.objective == "sapo" and batch.old_logp is None:
+        batch = batch.with_logps(sampling_logps(model, batch), batch.ref_logp)
+    objective = Objective.of(cfg)
+    steps = tuple(
+        train_step(model, optimizer, batch, objective=objective, micro_batches=cfg.micro_batches, trace_ops=trace_ops)
+        for _ in range(cfg.epochs)
+    )
+    return UpdateResult(steps, batch)
+
+
+__all__ = ["Batch", "Objective", "UpdateResult", "pack_rows", "sampling_logps", "sapo_loss", "sapo_update", "Replay", "StepConfig", "StepResult", "load_state", "make_optimizer", "policy_loss", "replay", "state_tensors", "train_step"]
