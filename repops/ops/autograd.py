@@ -2,7 +2,7 @@
 from repops.ops.kernels (fixed order), and each reports itself to repops.trace: one record
 per forward call (`<op>`) and one per backward call (`<op>.backward`, inputs = the output
 gradient(s) then the saved tensors, outputs = the input gradients in argument order, an
-all-zero tensor standing for an input that needs none).
+input that needs no gradient getting a zero tensor or none).
 
 Gradient accumulation: torch's autograd engine adds the gradients of a tensor consumed by
 several ops itself (in an order set by the engine's scheduling, with no trace record), so a
@@ -12,21 +12,11 @@ a fixed pairwise tree and records it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from repops import primitives as P
 from repops import trace
 from repops.ops import kernels as K
-
-
-def _zeros_for(t: torch.Tensor) -> torch.Tensor:
-    return torch.zeros(t.shape, dtype=t.dtype, device=t.device)
-
-
-def _grads(ctx: Any, grads: list[torch.Tensor | None], like: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [g if g is not None else _zeros_for(t) for g, t in zip(grads, like)]
 
 
 # ------------------------------------------------------------------------------ elementwise
