@@ -26,6 +26,7 @@ reason is written next to the code (file and the line's code in site-packages/li
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable
 
@@ -163,6 +164,12 @@ class SwarmPubsub(Pubsub):
         self._deliver = deliver
         self._on_drop = on_drop
         self.validation_cache = _NoValidationCache()
+        # Message ids are (origin, seqno), and Pubsub seeds its seqno counter with
+        # int(time.time()) (pubsub.py `self.counter = int(time.time())`) then adds one per
+        # message: a peer that restarts after publishing more messages than seconds have
+        # passed reuses seqnos, and every peer drops its new messages as already seen (or
+        # as equivocations, penalised). Seed with microseconds instead, as SeqCounter does.
+        self.counter = time.time_ns() // 1000
         self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
         self.peer_queues: _SizedQueues = _SizedQueues(outbound_queue_size, outbound_queue_bytes, on_drop)
 
@@ -196,6 +203,32 @@ class SwarmPubsub(Pubsub):
             except Exception:  # noqa: BLE001 - the stream may already be gone
                 pass
             self._handle_dead_peer(peer_id)
+
+    async def _handle_new_peer(self, peer_id: ID) -> None:
+        # When a peer's connection dies, Pubsub keeps its entry in `self.peers` unless the
+        # dead-peer notification happens to find no connection left, and
+        # `_handle_new_peer` then skips a reconnecting peer ("already has pubsub stream"):
+        # no hello is sent on the new connection, the peer never learns our topics, and
+        # a restarted peer is cut off from gossip for good. Drop the stale entry first.
+        stream = self.peers.get(peer_id)
+        if stream is not None and self._is_stale(peer_id, stream):
+            self._on_drop("pubsub-peer-lost", peer_id, 1)
+            queue = self.peer_queues.pop(peer_id, None)
+            if queue is not None:
+                if len(queue):
+                    self._on_drop("queued-for-lost-peer", peer_id, len(queue))
+                queue.close()
+            del self.peers[peer_id]
+            self.router.remove_peer(peer_id)
+            self._replayed_recent_topics.pop(peer_id, None)
+        await super()._handle_new_peer(peer_id)
+
+    def _is_stale(self, peer_id: ID, stream: INetStream) -> bool:
+        muxed = getattr(stream, "muxed_conn", None)
+        if muxed is None or getattr(muxed, "is_closed", False):
+            return True
+        live = self.host.get_network().get_connections(peer_id)
+        return all(getattr(conn, "muxed_conn", None) is not muxed for conn in live)
 
     def _handle_dead_peer(self, peer_id: ID) -> None:
         # A peer's pubsub stream died (reset, Yamux's 5 s zero-window write timeout, or

@@ -131,3 +131,38 @@ async def test_inbox_overflow_is_counted_not_silent():
             stats = b.stats()
             assert stats.dropped == {"inbox-overflow": 7}
             assert [ (await b.inbox.receive()).body.round for _ in range(3)] == [0, 1, 2]
+
+
+async def test_a_restarted_peer_is_not_mistaken_for_a_replay_of_itself():
+    """Regression: py-libp2p seeds pubsub seqnos with whole seconds (a quick restart
+    reused message ids: dropped as seen), and kept the dead connection's pubsub stream (a
+    reconnecting peer never got our subscriptions)."""
+    keypair = create_new_key_pair()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            listener = Node(create_new_key_pair(), NodeConfig(swarm_id="restart"))
+            await nursery.start(listener.serve)
+            for life in range(2):
+                talker = Node(keypair, NodeConfig(swarm_id="restart"))
+                scope = trio.CancelScope()
+
+                async def run(talker=talker, scope=scope, *, task_status=trio.TASK_STATUS_IGNORED):
+                    with scope:
+                        await talker.serve(task_status=task_status)
+
+                await nursery.start(run)
+                await talker.connect(listener.listen_addrs[0])
+                await talker.wait_for_peers(1, kind=Kind.CLAIM)
+                await listener.wait_for_peers(1, kind=Kind.CLAIM)
+                for i in range(30):  # more messages than seconds between the two lives
+                    await talker.publish(claim(life * 100 + i))
+                for _ in range(30):
+                    with trio.fail_after(10):
+                        env = await listener.inbox.receive()
+                    assert env.body.round // 100 == life
+                scope.cancel()
+                while talker.peer_id in listener.connected_peers():
+                    await trio.sleep(0.05)
+            assert listener.stats().received == {"claim": 60}
+            assert listener.stats().dropped == {}
+            nursery.cancel_scope.cancel()
