@@ -17,15 +17,15 @@ from repops import functional as F
 from repops.ops import kernels as K
 
 
-def workload() -> str:
+def workload(device: str = "cpu") -> str:
     """Forward, backward and AdamW through every composite; sha256 of all results."""
     g = torch.Generator().manual_seed(42)
-    x = (torch.randn(24, 40, generator=g) * 3).requires_grad_()
-    idx = torch.randint(0, 30, (24,), generator=g)
-    emb = repops.Embedding(30, 40, generator=g)
-    ln = repops.LayerNorm(40)
-    fc = repops.Linear(40, 96, generator=g)
-    head = repops.Linear(96, 17, generator=g)
+    x = (torch.randn(24, 40, generator=g) * 3).to(device).requires_grad_()
+    idx = torch.randint(0, 30, (24,), generator=g).to(device)
+    emb = repops.Embedding(30, 40, generator=g).to(device)
+    ln = repops.LayerNorm(40).to(device)
+    fc = repops.Linear(40, 96, generator=g).to(device)
+    head = repops.Linear(96, 17, generator=g).to(device)
     h = F.add(x, emb(idx))
     h1, h2 = F.fanout(F.layer_norm(h, ln.weight, ln.bias), 2)
     att = F.softmax(F.matmul(h1, h2.transpose(0, 1)), -1)
@@ -39,7 +39,7 @@ def workload() -> str:
     opt.step()
     digest = hashlib.sha256()
     for tensor in [loss, logits, x.grad, *[p for _, p in params], *opt.state_tensors().values()]:
-        digest.update(tensor.detach().contiguous().numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -98,3 +98,30 @@ def test_fresh_process_gives_the_same_bits():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd=root)
     assert out.stdout.strip() == workload()
+
+
+GPU = "cuda" if torch.cuda.is_available() else None
+
+
+@pytest.mark.skipif(GPU is None, reason="no CUDA device here")
+def test_cuda_gives_the_cpu_bits():
+    """The CPU-vs-CUDA check docs/repops.md asks for: every primitive and transcendental on
+    random bit patterns against the numpy reference, the matmul, and the whole workload."""
+    from repops import primitives as P
+    from repops import reference as R
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2**32, 1 << 20, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    b = rng.integers(0, 2**32, 1 << 20, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    ta, tb = torch.from_numpy(a).to(GPU), torch.from_numpy(b).to(GPU)
+    for name in ("add", "sub", "mul", "div", "maximum", "minimum"):
+        assert R.same_bits(getattr(P, name)(ta, tb).cpu().numpy(), getattr(R, name)(a, b)), name
+    assert R.same_bits(P.div(3.0, ta).cpu().numpy(), R.div(np.float32(3.0), a))
+    assert R.same_bits(P.div(ta, 3.0).cpu().numpy(), R.div(a, np.float32(3.0)))
+    assert R.same_bits(P.sqrt(ta).cpu().numpy(), R.sqrt(a))
+    for name in ("exp", "log", "tanh", "gelu", "gelu_grad"):
+        assert R.same_bits(getattr(K, name)(ta).cpu().numpy(), getattr(R, name)(a)), name
+    m = (rng.standard_normal((300, 700)) * np.exp(rng.standard_normal((300, 700)) * 4)).astype(np.float32)
+    w = rng.standard_normal((700, 200)).astype(np.float32)
+    assert R.same_bits(K.matmul(torch.from_numpy(m).to(GPU), torch.from_numpy(w).to(GPU)).cpu().numpy(), R.matmul(m, w))
+    assert workload(GPU) == workload("cpu")
