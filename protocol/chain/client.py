@@ -20,9 +20,13 @@ from typing import Any, Sequence
 import trio
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import MismatchedABI, Web3ValidationError
+
+from protocol.errors import ProtocolError
 
 from protocol.chain.commit import Claim, batch_key, tree_proof, tree_root
 from protocol.chain.deployment import Deployment
+from protocol.chain.reasons import ChainReason
 from protocol.chain.worker import CHAIN_ERRORS, TxResult, TxWorker, classify
 
 ZERO32 = b"\0" * 32
@@ -70,6 +74,13 @@ class _Wrapper:
     def address(self) -> str:
         return self.contract.address
 
+    def _fn(self, name: str, *args: Any) -> Any:
+        """The contract call `name(*args)`; arguments that do not fit the ABI are BAD_ARGUMENT."""
+        try:
+            return self.contract.functions[name](*args)
+        except (MismatchedABI, Web3ValidationError, TypeError) as exc:
+            raise ProtocolError(ChainReason.BAD_ARGUMENT, f"{self.name}.{name}: {str(exc).strip().splitlines()[-1]}") from exc
+
     async def _tx(self, label: str, fn: Any) -> TxResult:
         return await self.worker.transact(f"{self.name}.{label}", fn)
 
@@ -87,47 +98,41 @@ class TokenClient(_Wrapper):
     name = "Token"
 
     async def balance_of(self, account: str) -> int:
-        return await self._view(self.contract.functions.balanceOf(account))
+        return await self._view(self._fn("balanceOf", account))
 
     async def total_supply(self) -> int:
-        return await self._view(self.contract.functions.totalSupply())
+        return await self._view(self._fn("totalSupply"))
 
     async def approve(self, spender: str, amount: int) -> TxResult:
-        return await self._tx("approve", self.contract.functions.approve(spender, amount))
+        return await self._tx("approve", self._fn("approve", spender, amount))
 
     async def transfer(self, to: str, amount: int) -> TxResult:
-        return await self._tx("transfer", self.contract.functions.transfer(to, amount))
+        return await self._tx("transfer", self._fn("transfer", to, amount))
 
 
 class RegistryClient(_Wrapper):
     name = "Registry"
 
     async def register(self, peer_key: bytes, signature: bytes) -> TxResult:
-        return await self._tx("register", self.contract.functions.register(peer_key, signature))
+        return await self._tx("register", self._fn("register", peer_key, signature))
 
     async def stake(self, amount: int) -> TxResult:
-        return await self._tx("stake", self.contract.functions.stake(amount))
+        return await self._tx("stake", self._fn("stake", amount))
 
     async def request_unstake(self, amount: int) -> TxResult:
-        return await self._tx("request_unstake", self.contract.functions.request_unstake(amount))
+        return await self._tx("request_unstake", self._fn("request_unstake", amount))
 
     async def withdraw(self) -> TxResult:
-        return await self._tx("withdraw", self.contract.functions.withdraw())
+        return await self._tx("withdraw", self._fn("withdraw"))
 
     async def peer_key_of(self, account: str) -> bytes:
-        return bytes(await self._view(self.contract.functions.peer_key_of(account)))
+        return bytes(await self._view(self._fn("peer_key_of", account)))
 
     async def stake_of(self, account: str) -> dict[str, int]:
-        f = self.contract.functions
-        return {
-            "staked": await self._view(f.staked(account)),
-            "unbonding": await self._view(f.unbonding(account)),
-            "locked": await self._view(f.locked(account)),
-            "release_at": await self._view(f.release_at(account)),
-        }
+        return {name: await self._view(self._fn(name, account)) for name in ("staked", "unbonding", "locked", "release_at")}
 
     async def can_claim(self, account: str) -> bool:
-        return await self._view(self.contract.functions.can_claim(account))
+        return await self._view(self._fn("can_claim", account))
 
 
 @dataclass(frozen=True)
@@ -169,20 +174,20 @@ class LedgerClient(_Wrapper):
     name = "ClaimLedger"
 
     async def post_claim(self, claim: Claim) -> TxResult:
-        return await self._tx("post_claim", self.contract.functions.post_claim(claim.as_tuple()))
+        return await self._tx("post_claim", self._fn("post_claim", claim.as_tuple()))
 
     async def post_batch(self, epoch: int, claims: Sequence[Claim]) -> TxResult:
         root = tree_root([c.leaf() for c in claims])
-        return await self._tx("post_batch", self.contract.functions.post_batch(epoch, root, len(claims)))
+        return await self._tx("post_batch", self._fn("post_batch", epoch, root, len(claims)))
 
     async def finalize(self, key: bytes) -> TxResult:
-        return await self._tx("finalize", self.contract.functions.finalize(key))
+        return await self._tx("finalize", self._fn("finalize", key))
 
     async def fund(self, amount: int) -> TxResult:
-        return await self._tx("fund", self.contract.functions.fund(amount))
+        return await self._tx("fund", self._fn("fund", amount))
 
     async def record(self, key: bytes) -> Record:
-        status, window_end, open_games, count, claimant = await self._view(self.contract.functions.record(key))
+        status, window_end, open_games, count, claimant = await self._view(self._fn("record", key))
         return Record(RECORD_STATUS.get(status, str(status)), window_end, open_games, count, claimant)
 
     @staticmethod
@@ -214,30 +219,30 @@ class GameClient(_Wrapper):
 
     async def open(self, claim: Claim, batch: BatchRef | None = None) -> TxResult:
         batch = batch or BatchRef.single()
-        return await self._tx("open", self.contract.functions.open(claim.as_tuple(), batch.as_tuple()))
+        return await self._tx("open", self._fn("open", claim.as_tuple(), batch.as_tuple()))
 
     async def reveal(self, game_id: int, points: Sequence[bytes]) -> TxResult:
-        return await self._tx("reveal", self.contract.functions.reveal(game_id, list(points)))
+        return await self._tx("reveal", self._fn("reveal", game_id, list(points)))
 
     async def choose(self, game_id: int, part: int, points: Sequence[bytes]) -> TxResult:
-        return await self._tx("choose", self.contract.functions.choose(game_id, part, list(points)))
+        return await self._tx("choose", self._fn("choose", game_id, part, list(points)))
 
     async def descend(self, game_id: int, length: int, points: Sequence[bytes]) -> TxResult:
-        return await self._tx("descend", self.contract.functions.descend(game_id, length, list(points)))
+        return await self._tx("descend", self._fn("descend", game_id, length, list(points)))
 
     async def prove_step(self, game_id: int, proof: tuple) -> TxResult:
-        return await self._tx("prove_step", self.contract.functions.prove_step(game_id, proof))
+        return await self._tx("prove_step", self._fn("prove_step", game_id, proof))
 
     async def timeout(self, game_id: int) -> TxResult:
-        return await self._tx("timeout", self.contract.functions.timeout(game_id))
+        return await self._tx("timeout", self._fn("timeout", game_id))
 
     async def game(self, game_id: int) -> GameView:
-        g = await self._view(self.contract.functions.game(game_id))
+        g = await self._view(self._fn("game", game_id))
         return GameView(g[0], g[1], bytes(g[2]), bytes(g[3]), GAME_STATUS.get(g[4], str(g[4])), TURN.get(g[5], str(g[5])),
                         g[6], g[7], g[8], bytes(g[9]), bytes(g[10]))
 
     async def clocks(self, game_id: int) -> dict[str, Any]:
-        claimant, challenger, turn, since = await self._view(self.contract.functions.clocks(game_id))
+        claimant, challenger, turn, since = await self._view(self._fn("clocks", game_id))
         return {"claimant_left": claimant, "challenger_left": challenger, "turn": TURN.get(turn, str(turn)),
                 "since_last_move": since}
 

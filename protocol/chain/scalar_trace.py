@@ -17,7 +17,7 @@ from protocol.chain.commit import (
     EMPTY_OPENING, OPCODES, SRC_ACC, SRC_IMMEDIATE, SRC_TENSOR, SRC_TMP, Float32Tensor, Instruction,
     state_hash, tree_proof, tree_root,
 )
-from protocol.chain.position import boundary, inner_boundaries, parts
+from protocol.chain.position import inner_boundaries, parts
 
 
 def _f(bits: int) -> np.float32:
@@ -161,4 +161,4 @@ def dot_product_trace(n: int = 8, *, corrupt_at: int | None = None, spacing: lis
     return ScalarTrace(program, {rx: x, rw: w}, spacing or [4, 2, 1], corrupt_at=corrupt_at)
 
 
-__all__ = ["ScalarTrace", "dot_product_trace", "apply", "boundary"]
+__all__ = ["ScalarTrace", "apply", "dot_product_trace"]

@@ -17,7 +17,7 @@ import trio
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed, ValidationError
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
+from web3.exceptions import ContractLogicError, MismatchedABI, TimeExhausted, Web3Exception, Web3ValidationError
 
 from protocol.chain.reasons import ChainReason, revert_error
 from protocol.errors import ProtocolError
@@ -63,6 +63,8 @@ def classify(exc: BaseException) -> ProtocolError:
         return ProtocolError(ChainReason.UNFUNDED, text.splitlines()[0][:200])
     if "nonce" in low:
         return ProtocolError(ChainReason.NONCE, text.splitlines()[0][:200])
+    if isinstance(exc, (Web3ValidationError, MismatchedABI)):
+        return ProtocolError(ChainReason.BAD_ARGUMENT, text.splitlines()[0][:200])
     if isinstance(exc, TimeExhausted):
         return ProtocolError(ChainReason.TX_TIMEOUT, text.splitlines()[0][:200])
     if isinstance(exc, TRANSIENT) or "connection" in low:

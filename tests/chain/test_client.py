@@ -10,7 +10,6 @@ import trio
 from eth_account import Account
 from hypothesis import given
 from hypothesis import strategies as st
-from web3 import Web3
 
 from protocol.chain import ChainClient, ChainReason, Deployment, check_deployment, load_deployment, open_chain
 from protocol.chain.anvil import free_port
@@ -135,3 +134,9 @@ def test_position_partition(lo, width):
 def test_rounds_to_leaf_is_logarithmic(length):
     rounds = rounds_to_leaf(length)
     assert ARITY ** max(rounds - 1, 0) < length * 2 and (length == 1) == (rounds == 0)
+
+
+async def test_bad_call_arguments_are_a_typed_error(env):
+    with pytest.raises(ProtocolError) as caught:
+        await env.bob.token.approve("not an address", 1)
+    assert caught.value.reason is R.BAD_ARGUMENT and "\n" not in str(caught.value)
