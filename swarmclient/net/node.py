@@ -425,7 +425,13 @@ class Node(PeerMixin):
         max_bytes: int | None = None,
     ) -> bytes:
         """Fetch a blob by key from `peer` over the resource's stream protocol."""
-        pid = ID.from_base58(peer) if isinstance(peer, str) else peer
+        if isinstance(peer, str):
+            try:
+                pid = ID.from_base58(peer)
+            except ValueError as exc:
+                raise SwarmError("bad-peer-id", f"{peer[:60]!r} is not a peer id ({exc})") from exc
+        else:
+            pid = peer
         if self.is_banned(pid):
             raise SwarmError("peer-banned", f"{pid} is banned")
         return await self.rpc.fetch(pid, resource, key, query=query or {}, timeout=timeout, max_bytes=max_bytes)

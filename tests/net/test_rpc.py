@@ -94,3 +94,18 @@ async def test_garbage_request_on_an_rpc_stream_is_answered_with_an_error():
             assert isinstance(frame, RpcError) and frame.code is RpcErrorCode.BAD_REQUEST
             assert "oversize" in frame.detail
             assert await client.fetch(server.peer_id, "batch", b"\x02" * 32, timeout=10) == b"x"
+
+
+async def test_fetch_from_a_bad_or_absent_peer_fails_cleanly():
+    from libp2p.peer.id import ID
+    from libp2p.crypto.ed25519 import create_new_key_pair
+
+    with trio.fail_after(30):
+        async with star(1) as (node,):
+            with pytest.raises(SwarmError) as info:
+                await node.fetch("0OIl-not-base58", "ckpt", b"\x00" * 32, timeout=5)
+            assert info.value.reason == "bad-peer-id"
+            nobody = ID.from_pubkey(create_new_key_pair().public_key)
+            with pytest.raises(SwarmError) as info:
+                await node.fetch(nobody, "ckpt", b"\x00" * 32, timeout=5)
+            assert info.value.reason in {"rpc-unreachable", "rpc-timeout"}
