@@ -166,3 +166,32 @@ async def test_a_restarted_peer_is_not_mistaken_for_a_replay_of_itself():
             assert listener.stats().received == {"claim": 60}
             assert listener.stats().dropped == {}
             nursery.cancel_scope.cancel()
+
+
+async def test_sharded_rollout_topics_reach_only_their_subscribers():
+    from netutil import rollout_batch
+
+    with trio.fail_after(40):
+        async with trio.open_nursery() as nursery:
+            nodes = []
+            for shards in ((3,), (3,), (5,)):
+                node = Node(create_new_key_pair(), NodeConfig(swarm_id="shards", shards=shards))
+                await nursery.start(node.serve)
+                nodes.append(node)
+            sender, same, other = nodes
+            for node in (same, other):
+                await node.connect(sender.listen_addrs[0])
+            topic = sender.topic(Kind.ROLLOUTS, 3)
+            with trio.fail_after(10):
+                while same.peer_id not in sender.pubsub.peer_topics.get(topic, ()):
+                    await trio.sleep(0.05)
+            await sender.wait_for_peers(2)
+            batch = rollout_batch(1, 4096)
+            await sender.publish(batch, shard=3)
+            env = await same.inbox.receive()
+            assert env.body == batch
+            await trio.sleep(1.0)
+            assert other.stats().received == {}
+            with pytest.raises(trio.WouldBlock):
+                other.inbox.receive_nowait()
+            nursery.cancel_scope.cancel()
