@@ -1,4 +1,4 @@
-"""Gas of the on-chain math libraries (protocol/contracts/lib): float32, merkle, ed25519.
+"""Gas of the on-chain math libraries (protocol/contracts/lib): float32, float64, merkle, ed25519.
 
     .venv/bin/python -m bench.contract_math [--samples N] [--json]
 
@@ -8,6 +8,11 @@ and calldata, and includes the internal call into the library. float32 figures a
 median and the maximum over N random normal operands (values spread over 2**-30..2**30;
 positive ones for sqrt, ones inside the int32 range for to_int32) and,
 separately, the maximum over edge operands (subnormals, zeros, infinities, NaNs).
+float64 figures are measured the same way on binary64 operands (2**-60..2**60; widen takes
+binary32 operands, narrow binary64 values inside binary32's range, pow2 exponents in
+-1022..1023, trunc_int64 values below 2**62, from_int64 random int64), and scaled_narrow on
+the (S, E+F-2s) pairs of random 64-long float32 dot products (repops.reference's matmul
+program).
 """
 
 from __future__ import annotations
@@ -58,6 +63,50 @@ def float32_gas(w3, samples: int) -> dict:
         typical = [f.gas_of(code, int(a[i]), int(bits[samples + i])).call() for i in range(samples)]
         edge = [f.gas_of(code, x, y).call() for x in EDGES for y in EDGES[::3]]
         out[op] = {"median": int(statistics.median(typical)), "max": max(typical), "edge_max": max(edge)}
+    return out
+
+
+FLOAT64_OPS = ["add", "sub", "mul", "div", "round_even", "lt", "le", "eq", "min", "max", "neg",
+               "abs", "is_nan", "widen", "narrow", "pow2", "frexp_exponent", "trunc_int64",
+               "from_int64"]  # float64 harness op codes 0..18
+EDGES64 = [0x0, 0x8000000000000000, 0x7FF0000000000000, 0xFFF0000000000000, 0x7FF8000000000000,
+           0x1, 0x000FFFFFFFFFFFFF, 0x0010000000000000, 0x7FEFFFFFFFFFFFFF, 0x3FF0000000000000,
+           0x0008000000000001, 0x8000000000000003]
+
+
+def float64_gas(w3, samples: int) -> dict:
+    f = deploy(w3, "test_harness/float64_harness.vy")
+    rng = np.random.default_rng(2)
+    values = rng.standard_normal(2 * samples) * np.exp2(rng.integers(-60, 60, 2 * samples))
+    bits = values.view(np.uint64)
+    f32 = values[:samples].astype(np.float32).view(np.uint32).astype(np.uint64)
+    in_f32_range = (rng.standard_normal(samples) * np.exp2(rng.integers(-120, 120, samples))).view(np.uint64)
+    exponents = rng.integers(-1022, 1024, samples).astype(np.int64).view(np.uint64)
+    below_2_62 = (rng.standard_normal(samples) * np.exp2(rng.integers(0, 60, samples))).view(np.uint64)
+    ints = rng.integers(-(2**63), 2**63 - 1, samples, dtype=np.int64).view(np.uint64)
+    operands = {"widen": f32, "narrow": in_f32_range, "pow2": exponents, "trunc_int64": below_2_62,
+                "from_int64": ints}
+    out = {}
+    for code, op in enumerate(FLOAT64_OPS):
+        a = operands.get(op, bits[:samples])
+        typical = [f.gas_of(code, int(a[i]), int(bits[samples + i])).call() for i in range(samples)]
+        edge = [f.gas_of(code, x, y).call() for x in EDGES64 for y in EDGES64[::3]]
+        out[op] = {"median": int(statistics.median(typical)), "max": max(typical), "edge_max": max(edge)}
+    # scaled_narrow on real matmul elements: S and E+F-2s of random float32 dot products
+    from repops import reference
+
+    k = 64
+    s = reference.matmul_slice_bits(k)
+    typical = []
+    for _ in range(samples):
+        a = (rng.standard_normal(k) * np.exp2(rng.integers(-20, 20))).astype(np.float64)
+        b = (rng.standard_normal(k) * np.exp2(rng.integers(-20, 20))).astype(np.float64)
+        ea, eb = int(np.frexp(np.abs(a).max())[1]), int(np.frexp(np.abs(b).max())[1])
+        total = sum(int(x) * int(y) for x, y in zip(np.rint(a * 2.0 ** (s - ea)), np.rint(b * 2.0 ** (s - eb))))
+        typical.append(f.gas_of_scaled_narrow(total, ea + eb - 2 * s).call())
+    edge = [f.gas_of_scaled_narrow(v, e).call() for v in (0, 1, -1, 2**255 - 1, -(2**255), 2**60 + 1)
+            for e in (-3000, -200, -150, 0, 100, 3000)]
+    out["scaled_narrow"] = {"median": int(statistics.median(typical)), "max": max(typical), "edge_max": max(edge)}
     return out
 
 
@@ -113,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     w3 = embedded_chain()
-    result = {"float32": float32_gas(w3, args.samples), "merkle": merkle_gas(w3), "ed25519": ed25519_gas(w3)}
+    result = {"float32": float32_gas(w3, args.samples), "float64": float64_gas(w3, args.samples),
+              "merkle": merkle_gas(w3), "ed25519": ed25519_gas(w3)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -121,6 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {'op':<11}{'median':>8}{'max':>8}{'edge max':>10}")
     for op, g in result["float32"].items():
         print(f"  {op:<11}{g['median']:>8}{g['max']:>8}{g['edge_max']:>10}")
+    print(f"float64 (gas per op; {args.samples} random normal operands, plus edge operands)")
+    print(f"  {'op':<15}{'median':>8}{'max':>8}{'edge max':>10}")
+    for op, g in result["float64"].items():
+        print(f"  {op:<15}{g['median']:>8}{g['max']:>8}{g['edge_max']:>10}")
     for section in ("merkle", "ed25519"):
         print(section)
         for label, gas in result[section].items():
