@@ -16,6 +16,7 @@ import requests
 import trio
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import ContractLogicError, MismatchedABI, TimeExhausted, Web3Exception, Web3ValidationError
 
@@ -25,7 +26,9 @@ from protocol.errors import ProtocolError
 GAS_HEADROOM = 1.25
 TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError)
 # What a web3 call can raise: web3's own errors, the embedded chain's, transport errors.
-CHAIN_ERRORS = (Web3Exception, TransactionFailed, ValidationError, ValueError, OSError, *TRANSIENT)
+CHAIN_ERRORS = (Web3Exception, TransactionFailed, ValidationError, EthValidationError, ValueError, OSError, *TRANSIENT)
+# How nodes say "that transaction (or its nonce) is already in": on a re-send, it means ours got there.
+ALREADY_IN = ("already known", "nonce too low", "already imported", "invalid transaction nonce")
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,28 @@ class TxWorker:
     # --- runs in a worker thread -------------------------------------------------------------
 
     def _run(self, label: str, fn: Any, value: int) -> TxResult:
+        """Prepare (estimate, sign) once, send once, wait for the receipt; retry only what is
+        safe: a transaction that may have reached the node is re-sent byte for byte (same
+        nonce, same hash), never rebuilt, so a flaky connection cannot make it run twice."""
         last: ProtocolError | None = None
+        prepared: tuple | None = None
+        sent = False
         for attempt in range(self.retries + 1):
             try:
-                return self._once(label, fn, value)
+                if prepared is None:
+                    prepared = self._prepare(fn, value)
+                signed, tx = prepared
+                if not sent:
+                    started = time.perf_counter()
+                    self._send_raw(signed.raw_transaction, resend=attempt > 0)
+                    sent = True
+                    self._nonce = tx["nonce"] + 1
+                    self.sent += 1
+                return self._receipt(label, signed.hash, tx, value, started)
             except CHAIN_ERRORS as exc:
                 err = classify(exc)
-            if err.reason in (ChainReason.NONCE,):
-                self._nonce = None  # resync from the node and try again
+            if err.reason is ChainReason.NONCE and not sent:
+                self._nonce, prepared = None, None  # the nonce was used elsewhere: rebuild
             elif err.reason is not ChainReason.RPC_UNREACHABLE:
                 raise err
             last = err
@@ -131,7 +148,7 @@ class TxWorker:
         assert last is not None
         raise last
 
-    def _once(self, label: str, fn: Any, value: int) -> TxResult:
+    def _prepare(self, fn: Any, value: int) -> tuple:
         w3 = self.w3
         sender = self.account.address
         if self._nonce is None:
@@ -142,19 +159,28 @@ class TxWorker:
         gas = fn.estimate_gas(base)
         tx = fn.build_transaction({**base, "nonce": self._nonce, "gas": int(gas * GAS_HEADROOM) + 10_000,
                                    "chainId": w3.eth.chain_id})
-        signed = self.account.sign_transaction(tx)
-        started = time.perf_counter()
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        self._nonce += 1
-        self.sent += 1
+        return self.account.sign_transaction(tx), tx
+
+    def _send_raw(self, raw: bytes, *, resend: bool) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except CHAIN_ERRORS as exc:
+            text = str(exc).lower()
+            if resend and any(marker in text for marker in ALREADY_IN):
+                return  # our earlier attempt did reach the node
+            raise
+
+    def _receipt(self, label: str, tx_hash: bytes, tx: dict, value: int, started: float) -> TxResult:
+        w3 = self.w3
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.01)
         seconds = time.perf_counter() - started
         if receipt["status"] != 1:
             # Passed estimation but failed when mined (the state moved): replay for the reason.
             try:
-                w3.eth.call({**base, "to": tx.get("to"), "data": tx["data"]}, receipt["blockNumber"] - 1)
+                w3.eth.call({"from": self.account.address, "value": value, "to": tx.get("to"), "data": tx["data"]},
+                            receipt["blockNumber"] - 1)
             except (ContractLogicError, TransactionFailed) as exc:
                 raise revert_error(_message(exc)) from exc
-            raise ProtocolError(ChainReason.REVERTED, f"{label}: transaction {tx_hash.hex()} failed without a reason")
+            raise ProtocolError(ChainReason.REVERTED, f"{label}: transaction 0x{bytes(tx_hash).hex()} failed without a reason")
         return TxResult(label, "0x" + bytes(tx_hash).hex(), receipt["gasUsed"], receipt["blockNumber"], seconds,
                         self.decode(receipt), receipt.get("contractAddress"))

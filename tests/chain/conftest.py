@@ -75,6 +75,11 @@ class Env:
         except KeyError:
             raise AttributeError(name) from None
 
+    accounts: dict | None = None
+
+    def accounts_of(self, name: str):
+        return self.accounts[name]
+
     @property
     def w3(self):
         return self.chain.w3
@@ -95,4 +100,4 @@ async def env(chain_session, nursery) -> Env:
         client = ChainClient(chain_session.chain.w3, chain_session.deployment, account, retries=0)
         await nursery.start(client.worker.serve)
         clients[name] = client
-    return Env(chain_session.chain, chain_session.deployment, SELFTEST_PARAMS, clients)
+    return Env(chain_session.chain, chain_session.deployment, SELFTEST_PARAMS, clients, chain_session.accounts)

@@ -3,9 +3,11 @@ embedded chain served over JSON-RPC, and the position maths mirror."""
 
 from __future__ import annotations
 
+import enum
 import json
 
 import pytest
+import requests
 import trio
 from eth_account import Account
 from hypothesis import given
@@ -140,3 +142,34 @@ async def test_bad_call_arguments_are_a_typed_error(env):
     with pytest.raises(ProtocolError) as caught:
         await env.bob.token.approve("not an address", 1)
     assert caught.value.reason is R.BAD_ARGUMENT and "\n" not in str(caught.value)
+
+
+class Fault(enum.Enum):
+    LOST_SEND_RESPONSE = "the node took the transaction but the reply was lost"
+    SEND_REFUSED = "the connection failed before the node saw the transaction"
+
+
+@pytest.mark.parametrize("fault", list(Fault))
+async def test_retry_after_a_lost_connection_never_runs_a_transaction_twice(env, nursery, fault):
+    client = ChainClient(env.w3, env.deployment, env.accounts_of("bob"), retries=2)
+    await nursery.start(client.worker.serve)
+    real_send = env.w3.eth.send_raw_transaction
+    calls = []
+
+    def flaky_send(raw):
+        calls.append(raw)
+        if len(calls) == 1:
+            if fault is Fault.LOST_SEND_RESPONSE:
+                real_send(raw)
+            raise requests.ConnectionError(fault.value)
+        return real_send(raw)
+
+    env.w3.eth.send_raw_transaction = flaky_send
+    try:
+        nonce = env.w3.eth.get_transaction_count(client.address)
+        result = await client.token.transfer(env.carol.address, 1)
+    finally:
+        env.w3.eth.send_raw_transaction = real_send
+    assert len(calls) == 2 and calls[0] == calls[1]  # re-sent byte for byte
+    assert env.w3.eth.get_transaction_count(client.address) == nonce + 1  # ran exactly once
+    assert result.event("Transfer")["value"] == 1
