@@ -1,7 +1,7 @@
 """Deploying the four contracts and the deployment file that lets other processes find them.
 
 The file is JSON: {"format", "chain_id", "block", "params", "contracts": {name: {"address",
-"abi"}}}. `load_deployment` checks it against the chain it is used with: a wrong chain id or
+"abi", "bytecode"}}, "rpc" (optional)}. `load_deployment` checks it against the chain it is used with: a wrong chain id or
 an address without code is a one-line error, not a failed call later.
 """
 
@@ -47,6 +47,7 @@ class Deployment:
     params: Params
     addresses: dict[str, str]
     abis: dict[str, list] = field(repr=False)
+    bytecodes: dict[str, str] = field(default_factory=dict, repr=False)  # deploy bytecode, for audit/redeploy
 
     def to_json(self) -> dict:
         return {
@@ -54,7 +55,9 @@ class Deployment:
             "chain_id": self.chain_id,
             "block": self.block,
             "params": asdict(self.params),
-            "contracts": {n: {"address": self.addresses[n], "abi": self.abis[n]} for n in CONTRACT_NAMES},
+            "contracts": {n: {"address": self.addresses[n], "abi": self.abis[n],
+                              **({"bytecode": self.bytecodes[n]} if n in self.bytecodes else {})}
+                          for n in CONTRACT_NAMES},
         }
 
     def save(self, path: Path, *, rpc_url: str | None = None) -> None:
@@ -79,6 +82,7 @@ class Deployment:
                 params=Params(**data["params"]),
                 addresses={n: Web3.to_checksum_address(contracts[n]["address"]) for n in CONTRACT_NAMES},
                 abis={n: list(contracts[n]["abi"]) for n in CONTRACT_NAMES},
+                bytecodes={n: str(contracts[n]["bytecode"]) for n in CONTRACT_NAMES if "bytecode" in contracts[n]},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(ChainReason.BAD_DEPLOYMENT, f"{where}: {exc}") from exc
@@ -144,4 +148,5 @@ async def deploy(w3: Web3, worker: TxWorker, params: Params = Params(), *, treas
         await worker.transact("approve pool", contracts["Token"].functions.approve(ledger, params.pool))
         result = await worker.transact("fund pool", contracts["ClaimLedger"].functions.fund(params.pool))
     chain_id = await trio.to_thread.run_sync(lambda: w3.eth.chain_id)
-    return Deployment(chain_id, result.block, params, addresses, {n: artifacts[n].abi for n in CONTRACT_NAMES})
+    return Deployment(chain_id, result.block, params, addresses, {n: artifacts[n].abi for n in CONTRACT_NAMES},
+                      {n: artifacts[n].bytecode for n in CONTRACT_NAMES})

@@ -173,3 +173,12 @@ async def test_retry_after_a_lost_connection_never_runs_a_transaction_twice(env,
     assert len(calls) == 2 and calls[0] == calls[1]  # re-sent byte for byte
     assert env.w3.eth.get_transaction_count(client.address) == nonce + 1  # ran exactly once
     assert result.event("Transfer")["value"] == 1
+
+
+async def test_deployment_file_round_trip(env, tmp_path):
+    path = tmp_path / "deployment.json"
+    env.deployment.save(path, rpc_url="http://127.0.0.1:8545")
+    loaded = load_deployment(path, env.w3)
+    assert loaded.addresses == env.deployment.addresses and loaded.params == env.deployment.params
+    assert loaded.bytecodes["Game"] == env.deployment.bytecodes["Game"] and loaded.bytecodes["Game"].startswith("0x")
+    assert json.loads(path.read_text())["rpc"] == "http://127.0.0.1:8545"
