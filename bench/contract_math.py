@@ -68,7 +68,7 @@ def float32_gas(w3, samples: int) -> dict:
 
 FLOAT64_OPS = ["add", "sub", "mul", "div", "round_even", "lt", "le", "eq", "min", "max", "neg",
                "abs", "is_nan", "widen", "narrow", "pow2", "frexp_exponent", "trunc_int64",
-               "from_int64"]  # float64 harness op codes 0..18
+               "from_int64", "exp_table"]  # float64 harness op codes 0..19
 EDGES64 = [0x0, 0x8000000000000000, 0x7FF0000000000000, 0xFFF0000000000000, 0x7FF8000000000000,
            0x1, 0x000FFFFFFFFFFFFF, 0x0010000000000000, 0x7FEFFFFFFFFFFFFF, 0x3FF0000000000000,
            0x0008000000000001, 0x8000000000000003]
@@ -85,7 +85,7 @@ def float64_gas(w3, samples: int) -> dict:
     below_2_62 = (rng.standard_normal(samples) * np.exp2(rng.integers(0, 60, samples))).view(np.uint64)
     ints = rng.integers(-(2**63), 2**63 - 1, samples, dtype=np.int64).view(np.uint64)
     operands = {"widen": f32, "narrow": in_f32_range, "pow2": exponents, "trunc_int64": below_2_62,
-                "from_int64": ints}
+                "from_int64": ints, "exp_table": exponents}
     out = {}
     for code, op in enumerate(FLOAT64_OPS):
         a = operands.get(op, bits[:samples])

@@ -24,7 +24,7 @@ NAN32 = 0x7FC00000
 OPS = {
     "add": 0, "sub": 1, "mul": 2, "div": 3, "round_even": 4, "lt": 5, "le": 6, "eq": 7,
     "min": 8, "max": 9, "neg": 10, "abs": 11, "is_nan": 12, "widen": 13, "narrow": 14,
-    "pow2": 15, "frexp_exponent": 16, "trunc_int64": 17, "from_int64": 18,
+    "pow2": 15, "frexp_exponent": 16, "trunc_int64": 17, "from_int64": 18, "exp_table": 19,
 }
 SPECIALS = [
     0x0000000000000000, 0x8000000000000000,                      # +-0
@@ -105,6 +105,8 @@ def reference(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return _i64(np.where(np.isnan(x), 0, np.where(inside, cast, sat)))
         if op == "from_int64":
             return _bits64(a.view(np.int64).astype(np.float64))
+        if op == "exp_table":
+            return _bits64(R.EXP_TABLE[a & np.uint64(31)])          # the program's k & 31
     raise AssertionError(op, nan)
 
 
@@ -143,8 +145,10 @@ def edge_cases(op: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
             np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFF800001, 1,
                       0x007FFFFF, 0x00800000, 0x7F7FFFFF, 0x3F800000], np.uint64)])
         return f32, np.zeros_like(f32)
-    if op in ("pow2", "from_int64"):
-        if op == "pow2":
+    if op in ("pow2", "from_int64", "exp_table"):
+        if op == "exp_table":
+            ints = np.concatenate([np.arange(-40, 40), [2**62, -(2**62) - 1]])
+        elif op == "pow2":
             # every boundary region of the exponent (the normal range is one formula)
             ints = np.concatenate([np.arange(-1100, -1000), np.arange(-40, 40), np.arange(1000, 1100),
                                    rng.integers(-1022, 1024, k), [-(2**62), 2**62, 2**31, -(2**31) - 1]])
@@ -238,7 +242,7 @@ def assert_bit_exact(op: str, a: np.ndarray, b: np.ndarray, got: np.ndarray) -> 
 # ---------------------------------------------------------------- primitives
 
 # Cases per op drawn from the edge classes (on top of the specials).
-CASES = {"add": 1200, "sub": 500, "mul": 1200, "div": 900, "round_even": 700, "narrow": 1000,
+CASES = {"add": 900, "sub": 500, "mul": 800, "div": 700, "round_even": 700, "narrow": 800,
          "widen": 400, "frexp_exponent": 400, "trunc_int64": 500, "from_int64": 500}
 
 
@@ -399,3 +403,86 @@ def test_matmul_element_matches_repops_reference(harness):
     plus_zero = np.where(raw == 0x80000000, 0, raw)
     assert plus_zero.tolist() == want
     assert (raw == 0x80000000).any() and (np.array(want) == 0x7F800000).any()   # both edges hit
+
+
+# ---------------------------------------------------------------- whole programs
+
+
+class Lanes:
+    """Runs one primitive over a whole vector of lanes per harness call, so a scalar program
+    of repops.reference runs step by step on the contract (selects and integer ops, which
+    copy bits, are done here)."""
+
+    def __init__(self, harness):
+        self.h = harness
+
+    def __getattr__(self, op):
+        def apply(a, b=None):
+            a = np.asarray(a, np.uint64)
+            b = a if b is None else np.broadcast_to(np.asarray(b, np.uint64), a.shape)
+            return run(self.h, op, a, b)
+        return apply
+
+
+def c64(v: float) -> np.ndarray:
+    return _bits64(np.float64(v))
+
+
+def contract_exp64(f, x):
+    x = f.min(f.max(x, c64(-700.0)), c64(700.0))           # np.clip
+    k = f.round_even(f.mul(x, c64(R.EXP_INV_L)))
+    r = f.sub(f.sub(x, f.mul(k, c64(R.LN2_HI / 32))), f.mul(k, c64(R.LN2_LO / 32)))
+    p = f.mul(r, c64(1 / 24))
+    for c in (1 / 6, 1 / 2, 1.0):
+        p = f.mul(f.add(p, c64(c)), r)
+    p = f.add(p, c64(1.0))
+    ki = f.trunc_int64(k).view(np.int64)
+    scale = f.pow2((ki >> 5).view(np.uint64))                # integer shift: arithmetic
+    return f.mul(f.mul(f.exp_table(ki.view(np.uint64)), p), scale)
+
+
+def _f32_inputs(rng, n: int, lo: float, hi: float) -> np.ndarray:
+    x = rng.uniform(lo, hi, n).astype(np.float32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 88.72283, 88.72284,
+                         -87.33655, -103.97208, -103.97209, 1.0, 0.5, 3e38, -3e38, 1e-38], np.float32)
+    return np.concatenate([x, specials])
+
+
+def test_exp_program_on_the_contract_matches_repops_reference(harness):
+    """The binary64 primitives cover the exp program: run step by step on the contract, it
+    gives repops.reference.exp bit for bit (subnormal results and overflow included)."""
+    f = Lanes(harness)
+    x32 = _f32_inputs(np.random.default_rng(13), 60, -106.0, 90.0)
+    nan = np.isnan(x32)
+    xd = f.widen(np.where(nan, np.float32(0), x32).view(np.uint32).astype(np.uint64))
+    y = f.narrow(contract_exp64(f, xd))
+    got = np.where(nan, NAN32, y)
+    assert np.array_equal(got, _bits32(R.exp(x32)))
+
+
+def test_log_program_on_the_contract_matches_repops_reference(harness):
+    f = Lanes(harness)
+    rng = np.random.default_rng(14)
+    x32 = np.abs(_f32_inputs(rng, 60, -1.0, 1.0))
+    x32[:30] = np.exp2(rng.uniform(-149, 128, 30)).astype(np.float32)      # every binade
+    x32[30:45] = rng.uniform(0.5, 2.0, 15).astype(np.float32)               # near 1
+    x32 = np.concatenate([x32, np.float32([-1.0, -0.0, -np.inf])])
+    with np.errstate(invalid="ignore"):
+        ok = (x32 > 0) & (x32 < np.inf)
+    xd = f.widen(np.where(ok, x32, np.float32(1)).view(np.uint32).astype(np.uint64))
+    e = f.frexp_exponent(xd).view(np.int64)
+    m = f.mul(xd, f.pow2((-e).view(np.uint64)))
+    small = f.lt(m, c64(R.SQRT_HALF)) == 1
+    m = np.where(small, f.mul(m, c64(2.0)), m)
+    e = f.from_int64(np.where(small, e - 1, e).view(np.uint64))
+    fr = f.sub(m, c64(1.0))
+    s = f.div(fr, f.add(fr, c64(2.0)))
+    z = f.mul(s, s)
+    q = np.broadcast_to(c64(R.LOG_COEFFS[0]), s.shape)
+    for c in R.LOG_COEFFS[1:]:
+        q = f.add(f.mul(q, z), c64(c))
+    y = f.narrow(f.add(f.mul(e, c64(R.LN2)), f.mul(f.mul(s, c64(2.0)), q)))
+    y = np.where(x32 == 0, 0xFF800000, np.where(x32 == np.inf, 0x7F800000, y))
+    with np.errstate(invalid="ignore"):
+        got = np.where((x32 < 0) | np.isnan(x32), NAN32, y)
+    assert np.array_equal(got.astype(np.uint64), _bits32(R.log(x32)))

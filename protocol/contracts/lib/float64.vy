@@ -48,6 +48,42 @@ DIV_EXTRA: constant(uint256) = 128
 # scaled_narrow: exponents beyond this bound are certain overflow / underflow.
 SCALE_BOUND: constant(int256) = 2000
 
+# T[j] = 2**(j/32) correctly rounded to binary64, j < 32: the exp program's table (the same
+# bits as repops.reference.EXP_TABLE and repops.ops.kernels.EXP_TABLE; a test checks them).
+EXP_TABLE: constant(uint64[32]) = [
+    4607182418800017408,
+    4607281034790536564,
+    4607381810190059791,
+    4607484792283487057,
+    4607590029391122811,
+    4607697570891348394,
+    4607807467243790904,
+    4607919770012999393,
+    4608034531892639509,
+    4608151806730217931,
+    4608271649552348194,
+    4608394116590569773,
+    4608519265307732519,
+    4608647154424958850,
+    4608777843949196329,
+    4608911395201373573,
+    4609047870845172685,
+    4609187334916431732,
+    4609329852853191047,
+    4609475491526397459,
+    4609624319271280859,
+    4609776405919417829,
+    4609931822831497360,
+    4610090642930804061,
+    4610252940737434541,
+    4610418792403263047,
+    4610588275747672732,
+    4610761470294069353,
+    4610938457307194503,
+    4611119319831255903,
+    4611304142728892634,
+    4611493012720993600,
+]
 
 @internal
 @pure
@@ -557,3 +593,10 @@ def scaled_narrow(s: int256, exp2: int256) -> uint32:
         e = unsafe_sub(unsafe_add(e, k), 1)
         n = 64
     return self._round_pack32(sign, m, e, n)
+
+
+@internal
+@pure
+def exp_table(j: uint256) -> uint64:
+    # T[j mod 32] of the exp program, which indexes the table with k & 31.
+    return EXP_TABLE[j & 31]

@@ -32,6 +32,7 @@ OP_POW2: constant(uint8) = 15
 OP_FREXP_EXPONENT: constant(uint8) = 16
 OP_TRUNC_INT64: constant(uint8) = 17
 OP_FROM_INT64: constant(uint8) = 18
+OP_EXP_TABLE: constant(uint8) = 19
 
 
 @internal
@@ -92,6 +93,8 @@ def _one(op: uint8, a: uint64, b: uint64) -> uint64:
         return self._i64_bits(convert(float64.trunc_int64(a), int256))
     if op == OP_FROM_INT64:
         return float64.from_int64(convert(self._bits_i64(a), int64))
+    if op == OP_EXP_TABLE:
+        return float64.exp_table(convert(a, uint256))
     raise "unknown op"
 
 
@@ -205,6 +208,11 @@ def gas_of(op: uint8, a: uint64, b: uint64) -> uint256:
         v: int64 = convert(self._bits_i64(a), int64)
         g = msg.gas
         r18: uint64 = float64.from_int64(v)
+        return g - msg.gas
+    if op == OP_EXP_TABLE:
+        j: uint256 = convert(a, uint256)
+        g = msg.gas
+        r19: uint64 = float64.exp_table(j)
         return g - msg.gas
     raise "unknown op"
 
