@@ -139,8 +139,11 @@ def __init__(token_: IERC20, registry_: IRegistry, ledger_: ILedger, bond_: uint
     @param winner_bps_ Share of the loser's stake or bond paid to the winner, in basis
            points; the rest is burnt.
     """
+    # INVARIANT: a game has 1..8 levels (Verde uses 3).
     assert levels_ >= 1 and levels_ <= 8, "Game: bad levels"
+    # INVARIANT: the winner never gets more than the whole forfeit.
     assert winner_bps_ <= BPS, "Game: bad share"
+    # INVARIANT: each side has some time to move.
     assert clock_ > 0, "Game: zero clock"
     token = token_
     registry = registry_
@@ -239,6 +242,7 @@ def open(c: claims.Claim, batch: claims.BatchRef) -> uint256:
                                  used_claimant=0, used_challenger=0))
     self._set_span(game_id, 0, convert(c.steps, uint256))
     extcall registry.lock(c.claimant, stake_at_risk)
+    # INVARIANT: the bond is held by the game before the game exists for anyone.
     assert extcall token.transferFrom(msg.sender, self, bond), "Game: bond transfer failed"
     log GameOpened(game_id=game_id, claimant=c.claimant, challenger=msg.sender, record=record,
                    leaf=leaf, steps=convert(c.steps, uint256))
@@ -249,6 +253,7 @@ def open(c: claims.Claim, batch: claims.BatchRef) -> uint256:
 @nonreentrant
 def reveal(game_id: uint256, points: DynArray[bytes32, position.MAX_POINTS]):
     """@notice Claimant: reveal the hashes at the inner split boundaries of [lo, hi]."""
+    # INVARIANT: only the claimant reveals and descends.
     assert msg.sender == self.games[game_id].claimant, "Game: not claimant"
     m: Meta = self._tick(self._meta(game_id), CLAIMANT)
     lo: uint256 = 0
@@ -266,13 +271,16 @@ def choose(game_id: uint256, part: uint256, points: DynArray[bytes32, position.M
     @notice Challenger: agree with boundary `part` and dispute boundary `part + 1` of the last
             reveal (`points` repeats it; boundary 0 is h_lo, the last is h_hi).
     """
+    # INVARIANT: only the challenger chooses.
     assert msg.sender == self.games[game_id].challenger, "Game: not challenger"
     m: Meta = self._tick(self._meta(game_id), CHALLENGER)
+    # INVARIANT: the challenger answers the reveal on record, not another one.
     assert keccak256(abi_encode(points)) == self.games[game_id].points, "Game: points mismatch"
     lo: uint256 = 0
     hi: uint256 = 0
     lo, hi = self._span(game_id)
     n: uint256 = position.parts(lo, hi)
+    # INVARIANT: the chosen sub-range exists.
     assert part < n, "Game: bad part"
     new_lo: uint256 = position.boundary(lo, hi, part)
     new_hi: uint256 = position.boundary(lo, hi, part + 1)
@@ -295,6 +303,7 @@ def descend(game_id: uint256, length: uint256, points: DynArray[bytes32, positio
     @notice Claimant: refine the single disputed transition into `length` steps of the next
             level (same end hashes) and reveal the first split of it (no points if length 1).
     """
+    # INVARIANT: only the claimant reveals and descends.
     assert msg.sender == self.games[game_id].claimant, "Game: not claimant"
     m: Meta = self._tick(self._meta(game_id), CLAIMANT)
     lo: uint256 = 0
@@ -302,12 +311,15 @@ def descend(game_id: uint256, length: uint256, points: DynArray[bytes32, positio
     lo, hi = self._span(game_id)
     # INVARIANT: only a single transition of a level above the last descends.
     assert position.is_leaf(lo, hi), "Game: range not one step"
+    # INVARIANT: levels never exceed the game's depth.
     assert m.level < levels, "Game: at last level"
+    # INVARIANT: a level has 1..2**48 steps (fits the packed span).
     assert length >= 1 and length <= MAX_LENGTH, "Game: bad length"
     m.level += 1
     self._set_span(game_id, 0, length)
     log Descended(game_id=game_id, level=m.level, length=length)
     if length == 1:
+        # INVARIANT: a length-1 level has no inner boundaries.
         assert len(points) == 0, "Game: wrong point count"
         self._set_meta(game_id, m)
         return
@@ -324,7 +336,9 @@ def prove_step(game_id: uint256, proof: scalar_step.StepProof):
     m: Meta = self._meta(game_id)
     # INVARIANT: open, claimant's turn, claimant's clock not run out (else: timeout).
     assert m.status == OPEN, "Game: not open"
+    # INVARIANT: the one-step check is the claimant's move (anyone may submit it).
     assert m.turn == CLAIMANT, "Game: not your turn"
+    # INVARIANT: a claimant out of time loses by timeout, not by a late proof.
     assert block.timestamp - m.last_move <= self._remaining(m), "Game: clock expired"
     lo: uint256 = 0
     hi: uint256 = 0
@@ -342,6 +356,7 @@ def prove_step(game_id: uint256, proof: scalar_step.StepProof):
 def timeout(game_id: uint256):
     """@notice Anyone: end a game whose side to move has used up its clock; that side loses."""
     m: Meta = self._meta(game_id)
+    # INVARIANT: only an open game times out (no second resolution).
     assert m.status == OPEN, "Game: not open"
     # INVARIANT: strictly past the clock: a move at exactly the limit is still allowed.
     assert block.timestamp - m.last_move > self._remaining(m), "Game: clock running"
@@ -374,6 +389,7 @@ def _resolve(game_id: uint256, m: Meta, claimant_won: bool, by_timeout: bool):
     reward: uint256 = forfeited * winner_bps // BPS
     burnt: uint256 = forfeited - reward
     if reward + paid > 0:
+        # INVARIANT: the game holds every token it pays (bond + slashed stake).
         assert extcall token.transfer(winner, reward + paid), "Game: payout failed"
     if burnt > 0:
         extcall IBurnable(token.address).burn(burnt)

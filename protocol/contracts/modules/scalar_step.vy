@@ -93,6 +93,7 @@ def _tensor_element(root: bytes32, index: uint64, o: Opening) -> uint32:
     # INVARIANT: the operand is opened against the agreed tensor root (lib/merkle checks the
     # float32 dtype, the index bound, the chunk length and the exact proof depth too).
     ok, bits = merkle.open_float32(root, o.header, o.chunk, o.siblings, convert(index, uint256))
+    # INVARIANT: an operand comes only from the agreed tensor root.
     assert ok, "Game: bad operand proof"
     return bits
 
@@ -106,7 +107,9 @@ def _operand(src: uint8, root: bytes32, index: uint64, acc: uint32, tmp: uint32,
         return tmp
     if src == SRC_TENSOR:
         return self._tensor_element(root, index, o)
+    # INVARIANT: sources are acc, tmp, tensor or immediate.
     assert src == SRC_IMMEDIATE, "Game: bad source"
+    # INVARIANT: an immediate is a 32-bit pattern.
     assert convert(index, uint256) < 2**32, "Game: bad immediate"
     return convert(index, uint32)
 
@@ -130,6 +133,7 @@ def apply(opcode: uint8, a: uint32, b: uint32) -> uint32:
         return float32.max(a, b)
     if opcode == OP_NEG:
         return float32.neg(a)
+    # INVARIANT: only the nine binary32 operations exist.
     assert opcode == OP_ABS, "Game: bad opcode"
     return float32.abs(a)
 
@@ -143,6 +147,7 @@ def post_state(pre: bytes32, p: StepProof) -> bytes32:
     # INVARIANT: the instruction is the program's instruction at pc.
     assert sha_tree.root_from_path(self.instruction_leaf(p.pc, p.instruction), convert(p.pc, uint256), p.instruction_proof) == p.program_root, "Game: bad instruction proof"
     ins: Instruction = p.instruction
+    # INVARIANT: results go to acc or tmp.
     assert ins.dst <= 1, "Game: bad destination"
     a: uint32 = self._operand(ins.src_a, ins.root_a, ins.index_a, p.acc, p.tmp, p.a)
     b: uint32 = 0
