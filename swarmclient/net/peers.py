@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from libp2p.abc import IHost
 
     from swarmclient.net.discovery import PeerCache
-    from swarmclient.net.gossip import SwarmPubsub
+    from swarmclient.net.gossip import SwarmGossipSub, SwarmPubsub
     from swarmclient.net.node import NodeConfig
     from swarmclient.net.reputation import Reputation
     from swarmclient.net.stats import GossipCounters
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 class PeerMixin:
     host: IHost
     pubsub: SwarmPubsub
+    router: SwarmGossipSub
     config: NodeConfig
     counters: GossipCounters
     reputation: Reputation
@@ -91,11 +92,18 @@ class PeerMixin:
     def connected_peers(self) -> list[ID]:
         return list(self.host.get_connected_peers())
 
-    async def wait_for_peers(self, count: int, *, kind: Kind = Kind.ROLLOUTS, timeout: float = 20.0) -> None:
-        """Wait until `count` peers have joined our topic for `kind` (mesh ready to use)."""
+    async def wait_for_peers(
+        self, count: int, *, kind: Kind = Kind.ROLLOUTS, timeout: float = 20.0, in_mesh: bool = False
+    ) -> None:
+        """Wait until `count` peers have joined our topic for `kind`; with `in_mesh`, until
+        that many are in our GossipSub mesh for it (we forward to them directly). The mesh
+        holds at most 12 peers (gossip.py DEGREE_HIGH), so ask for no more than that."""
         topic = self.topic(kind)
         with trio.fail_after(timeout):
-            while len(self.pubsub.peer_topics.get(topic, ())) < count:
+            while True:
+                peers = self.router.mesh.get(topic, ()) if in_mesh else self.pubsub.peer_topics.get(topic, ())
+                if len(peers) >= count:
+                    return
                 await trio.sleep(0.05)
 
     def _plan_dials(self) -> None:
@@ -146,21 +154,34 @@ class PeerMixin:
                 last_save = now
 
     def _fill_connections(self) -> None:
-        """Below `target_peers`, dial a few cached/advertised peers we are not connected to."""
+        """Below `target_peers`, dial a few peers we know of but are not connected to:
+        cached and advertised ones, and (with mDNS on) those mDNS put in the peerstore.
+        py-libp2p's mDNS only records addresses; its AutoConnector, which we stop, was
+        what dialled them."""
         connected = {p.to_base58() for p in self.host.get_connected_peers()}
         missing = self.config.target_peers - len(connected)
         if missing <= 0 or self._nursery is None:
             return
-        for cached in self.peer_cache.peers():
+        candidates = [(c.peer_id, c.dial_addrs()) for c in self.peer_cache.peers()]
+        if self.config.mdns:
+            store = self.host.get_peerstore()
+            for peer in store.peers_with_addrs():
+                pid = peer.to_base58()
+                try:
+                    addrs = [f"{a}/p2p/{pid}" for a in store.addrs(peer) if "/tcp/" in str(a)]
+                except Exception:  # noqa: BLE001 - PeerStoreError when the addresses expired
+                    continue
+                candidates.append((pid, addrs))
+        me = self.peer_id.to_base58()
+        for pid, addrs in candidates:
             if missing <= 0:
                 break
-            pid = cached.peer_id
-            if pid in connected or pid in self._known_addrs or pid in self._dialing or pid == self.peer_id.to_base58():
+            if pid in connected or pid in self._known_addrs or pid in self._dialing or pid == me or not addrs:
                 continue
             if self.is_banned(ID.from_base58(pid)):
                 continue
             self._dialing.add(pid)
-            self._nursery.start_soon(self._dial_once, pid, cached.dial_addrs())
+            self._nursery.start_soon(self._dial_once, pid, addrs)
             missing -= 1
 
     async def _dial_once(self, peer_id: str, addrs: list[str]) -> None:

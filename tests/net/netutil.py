@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 
-from protocol.wire import Capabilities, Claim
+from protocol.wire import Capabilities, Claim, Kind
 from swarmclient.net import Node, NodeConfig
 
 
@@ -52,9 +52,10 @@ async def star(n: int, *, swarm_id: str = "test", **config):
             nodes.append(node)
         for node in nodes[1:]:
             await node.connect(nodes[0].listen_addrs[0])
-        await nodes[0].wait_for_peers(n - 1)
-        for node in nodes[1:]:
-            await node.wait_for_peers(1)
+        for kind in (Kind.ROLLOUTS, Kind.CLAIM):
+            await nodes[0].wait_for_peers(n - 1, kind=kind, in_mesh=True)
+            for node in nodes[1:]:
+                await node.wait_for_peers(1, kind=kind, in_mesh=True)
         try:
             yield nodes
         finally:

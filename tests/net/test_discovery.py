@@ -120,7 +120,10 @@ async def test_bootstrap_then_restart_from_the_peer_cache_alone(tmp_path):
             # Restart with no bootstrap list at all: the cache alone finds the hub.
             second = Node(create_new_key_pair(), NodeConfig(swarm_id="boot", peer_cache=cache_path))
             await nursery.start(second.serve)
-            await second.wait_for_peers(1)
+            await second.wait_for_peers(1, kind=Kind.CLAIM, in_mesh=True)
+            claims = hub.topic(Kind.CLAIM)
+            while second.peer_id not in hub.router.mesh.get(claims, ()):  # hub will send to it
+                await trio.sleep(0.05)
             await hub.publish(claim(1))
             with trio.fail_after(10):
                 env = await second.inbox.receive()
@@ -145,4 +148,19 @@ async def test_peers_learnt_from_capability_adverts_are_dialled():
                 await trio.sleep(0.1)
             advert = left.capabilities()[right.peer_id.to_base58()].capabilities
             assert advert.listen_addrs == tuple(right.listen_addrs)
+            nursery.cancel_scope.cancel()
+
+
+async def test_mdns_finds_and_dials_a_peer_on_the_lan():
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            config = NodeConfig(swarm_id="mdns", mdns=True, redial_interval_s=0.5)
+            a, b = Node(create_new_key_pair(), config), Node(create_new_key_pair(), config)
+            await nursery.start(a.serve)
+            await nursery.start(b.serve)
+            while b.peer_id not in a.connected_peers():  # nobody dialled anybody explicitly
+                await trio.sleep(0.1)
+            await a.wait_for_peers(1)
+            await b.publish(claim(1))
+            assert (await a.inbox.receive()).sender == b.peer_id.to_bytes()
             nursery.cancel_scope.cancel()
