@@ -14,7 +14,8 @@ Public API (stable; the devnet and the round loop use only these names):
     node.peer_id / node.listen_addrs         # libp2p ID; ["/ip4/127.0.0.1/tcp/PORT/p2p/ID"]
     node.topic(Kind.ROLLOUTS, shard=None)    # the topic name a kind is gossiped on
     await node.connect(addr)                 # dial ".../tcp/N/p2p/ID"; SwarmError on failure
-    await node.wait_for_peers(n, kind=Kind.ROLLOUTS)   # n peers joined that topic
+    await node.wait_for_peers(n, kind=Kind.ROLLOUTS, in_mesh=False)
+                                             # n peers joined that topic (in our mesh)
     env = await node.publish(body, shard=None)   # sign + gossip; returns the Envelope sent;
                                              # ProtocolError (OVERSIZE, BAD_VALUE) or
                                              # SwarmError("not-running"/"oversize")
