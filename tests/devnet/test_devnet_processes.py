@@ -159,3 +159,24 @@ async def test_a_killed_peer_does_not_stall_the_others(tmp_path):
     assert summary["zero_lost"], summary["missing"]
     assert summary["expected_batches"] == 2 * rounds
     assert not _alive(victim)
+
+
+async def test_sigkill_of_the_devnet_takes_its_peers_with_it(tmp_path):
+    devnet_dir = tmp_path / "dn"
+    proc = await trio.lowlevel.open_process(
+        SWARM + ["devnet", "--peers", "2", "--headless", "--dir", str(devnet_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    with trio.fail_after(120):
+        while not (devnet_dir / "start.json").exists():
+            await trio.sleep(0.2)
+        pids = [(await control.fetch_stats(devnet_dir / f"peer-{i}" / "control.sock"))["pid"] for i in range(2)]
+        proc.kill()  # SIGKILL: the devnet gets no chance to stop anyone
+        await proc.wait()
+        # PR_SET_PDEATHSIG delivers SIGTERM to each peer; they stop cleanly on their own.
+        while [pid for pid in pids if _alive(pid)]:
+            await trio.sleep(0.2)
+    for i in range(2):
+        stats = json.loads((devnet_dir / f"peer-{i}" / "final-stats.json").read_text())
+        assert stats["stop_reason"] in ("signal-SIGTERM", "parent-gone")
+    _no_tracebacks(*_peer_logs(devnet_dir))
