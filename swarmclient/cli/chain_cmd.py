@@ -14,6 +14,30 @@ from swarmclient.errors import SwarmError
 from swarmclient.home import Home
 
 
+def _leaf_error(error: BaseException) -> BaseException:
+    """The one ProtocolError/SwarmError inside trio's exception groups, if there is one."""
+    from protocol.errors import ProtocolError
+
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            leaf = _leaf_error(inner)
+            if isinstance(leaf, (ProtocolError, SwarmError)):
+                return leaf
+    return error
+
+
+def _trio_run(fn, *args):
+    """trio.run, but a failure reported by a nursery comes out as the plain error, so the CLI
+    prints its one-line reason instead of an exception group's traceback."""
+    try:
+        return trio.run(fn, *args)
+    except BaseExceptionGroup as group:
+        leaf = _leaf_error(group)
+        if leaf is group:
+            raise
+        raise leaf from None
+
+
 def _deployment_path(args: argparse.Namespace) -> Path:
     if getattr(args, "deployment", None):
         return Path(args.deployment)
@@ -44,7 +68,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     try:
         if not args.json:
             print(f"chain selftest on {chain.kind} (chain id {chain.chain_id})")
-        trio.run(lambda: run_selftest(chain, on_step=on_step))
+        _trio_run(lambda: run_selftest(chain, on_step=on_step))
     finally:
         chain.close()
     outcomes = [r["step"] for r in rows if "outcome" in r["step"]]
@@ -103,7 +127,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 _announce(url, chain, deployment, path, args.json)
                 await trio.sleep_forever()
 
-        trio.run(main)
+        _trio_run(main)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -137,7 +161,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         raise SwarmError("chain", "swarm chain deploy needs --rpc URL (use `swarm chain up` for a local chain)")
     chain = open_chain("rpc", args.rpc)
     path = _deployment_path(args)
-    deployment = trio.run(_deploy, chain, _account(args), args.fund)
+    deployment = _trio_run(_deploy, chain, _account(args), args.fund)
     deployment.save(path, rpc_url=args.rpc)
     _emit({"deployment": str(path), "chain_id": deployment.chain_id,
            **{n.lower(): a for n, a in deployment.addresses.items()}}, args.json)
@@ -170,7 +194,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "ai": await client.token.balance_of(account.address),
                 "peer_key": "0x" + (await client.registry.peer_key_of(account.address)).hex(), **stake}
 
-    info.update(trio.run(mine))
+    info.update(_trio_run(mine))
     _emit(info, args.json)
     return 0
 

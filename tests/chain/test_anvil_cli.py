@@ -79,3 +79,38 @@ async def test_chain_up_is_shared_by_another_process(tmp_path):
             await proc.wait()
         assert proc.returncode == 0
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.slow
+def test_cli_unfunded_deploy_is_one_line(tmp_path, capsys, monkeypatch):
+    """`swarm chain deploy` from an account without ETH: one line, exit 2 (no traceback)."""
+    import threading
+
+    import trio
+
+    from protocol.chain import open_chain
+    from protocol.chain.rpc_server import serve_embedded
+
+    monkeypatch.setenv("SWARM_HOME", str(tmp_path / "home"))
+    chain = open_chain("embedded")
+    ready, port = threading.Event(), []
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            port.append(await nursery.start(lambda task_status: serve_embedded(chain.w3, port=0, task_status=task_status)))
+            ready.set()
+            while not stop.is_set():
+                await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+
+    stop = threading.Event()
+    server = threading.Thread(target=trio.run, args=(serve,), daemon=True)  # the node, as another process would run it
+    server.start()
+    try:
+        assert ready.wait(30)
+        rc = main(["chain", "deploy", "--rpc", f"http://127.0.0.1:{port[0]}"])
+    finally:
+        stop.set()
+        server.join(10)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("swarm: unfunded-account") and "\n" not in err
