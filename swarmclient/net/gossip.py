@@ -67,7 +67,7 @@ SEEN_TTL_S = 600
 # so that the third invalid message on a topic both graylists the peer there (no gossip
 # to or from it, pruned first) and stops its messages at the gate.
 INVALID_MESSAGE_WEIGHT = 10.0
-GOSSIP_THRESHOLD = -10.0  # 1 invalid message: no more IHAVE gossip with them
+GOSSIP_THRESHOLD = -5.0  # 1 invalid message: no more IHAVE gossip with them
 PUBLISH_THRESHOLD = -25.0  # 3: their messages are refused unvalidated, ours not sent
 GRAYLIST_THRESHOLD = -25.0  # 3: graylisted
 
