@@ -47,7 +47,7 @@ DRAIN_MAX_S = 60.0
 
 
 def control_socket_path(home: Home) -> Path:
-    return home.root / "control.sock"
+    return home.control_socket
 
 
 def now_ms() -> int:
