@@ -1,6 +1,9 @@
-"""SAPO: group-normalised advantages and the I local + J external training batch.
+"""SAPO: group-normalised advantages, the I local + J external training batch, the tiny
+policy's tokenization and packing, generation, warm start, the update and its claim record,
+the trio round loop and the swarm-versus-isolated experiment. See docs/sapo.md, docs/tasks.md.
 
-The update itself (clipped objective on the RepOps policy) builds on these; see docs/tasks.md.
+rounds, experiment and warmstart import torch-heavy code on use: import them as modules
+(`from swarmclient.sapo import rounds`).
 """
 
 from swarmclient.sapo.advantages import (
