@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "swarmclient.cli.peer_cmd",
     "swarmclient.cli.devnet_cmd",
     "swarmclient.cli.top_cmd",
+    "swarmclient.cli.experiment_cmd",
 ]
 
 
