@@ -73,6 +73,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _OncePerRecord(logging.Filter):
+    """The handler hangs on the root logger and on "libp2p" (which may or may not propagate,
+    depending on whether py-libp2p's logging set-up ran): write each record once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: logging.LogRecord | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record is self._last:
+            return False
+        self._last = record
+        return True
+
+
 def configure(
     home: Home,
     level: str | int = "INFO",
@@ -98,6 +113,7 @@ def configure(
     path = home.logs / filename
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_OncePerRecord())
     setattr(handler, _HANDLER_TAG, True)
     for name in ("", "libp2p"):
         logger = logging.getLogger(name)
