@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "swarmclient.cli.devnet_cmd",
     "swarmclient.cli.top_cmd",
     "swarmclient.cli.experiment_cmd",
+    "swarmclient.cli.state_cmd",
 ]
 
 
