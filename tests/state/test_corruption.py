@@ -108,3 +108,26 @@ def test_full_integrity_check_on_demand(tmp_path):
     db_path, _ = build_home(tmp_path)
     with StateDB.open(db_path, full_check=True) as db:
         db.check(full=True)
+
+
+def test_crash_mid_wal_checkpoint_is_not_mistaken_for_truncation(tmp_path):
+    """Regression: a WAL checkpoint copies page 1 (the header, with the new page count) before
+    the pages that extend the file; killed in between, the file is shorter than its header says
+    while the WAL still holds every page. That database is healthy, not truncated."""
+    live = tmp_path / "live"
+    db = StateDB.open(live / "state.sqlite")
+    db.set_initial_checkpoint(_hash(tensors_at(0)))
+    db.upsert_peers(PeerRow(f"12D3KooW{i:04d}", (), {"model": "x" * 200}, 1.0, 2.0, 0.0) for i in range(PEERS))
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    main = (live / "state.sqlite").read_bytes()
+    wal = (live / "state.sqlite-wal").read_bytes()
+    db.close()
+    ps = int.from_bytes(wal[8:12], "big")
+    frames = [(int.from_bytes(wal[o:o + 4], "big"), wal[o + 24:o + 24 + ps]) for o in range(32, len(wal), 24 + ps)]
+    page1 = [data for number, data in frames if number == 1][-1]
+    assert int.from_bytes(page1[28:32], "big") * ps > len(main)  # the WAL grew the database
+    (crashed / "state.sqlite").write_bytes(page1 + main[ps:])  # page 1 copied, nothing else yet
+    (crashed / "state.sqlite-wal").write_bytes(wal)
+    with StateDB.open(crashed / "state.sqlite") as again:
+        assert len(again.peers()) == PEERS and again.initial_checkpoint() == _hash(tensors_at(0))
