@@ -4,11 +4,13 @@ the resume point after a crash and the explicit recovery (docs/architecture.md, 
     db = StateDB.open(home.database)                 # checks; SwarmError with a recovery path
     store = CheckpointStore(home.checkpoints)
     point = resume_point(db, store)                  # next round, verified checkpoint, claims, games
+    journal = RoundJournal(db, store)                # the round loop's writes, in crash-safe order
 """
 
 from swarmclient.state.checkpoints import CheckpointStore, GcReport, Manifest
 from swarmclient.state.db import StateDB
 from swarmclient.state.integrity import StateProblem, recovery_hint
+from swarmclient.state.journal import RoundJournal, result_of
 from swarmclient.state.records import (
     CLAIM_TRANSITIONS,
     ClaimRow,
@@ -37,6 +39,7 @@ __all__ = [
     "PeerRow",
     "RecoveryReport",
     "ResumePoint",
+    "RoundJournal",
     "RoundPhase",
     "RoundResult",
     "RoundRow",
@@ -44,5 +47,6 @@ __all__ = [
     "StateProblem",
     "recover",
     "recovery_hint",
+    "result_of",
     "resume_point",
 ]

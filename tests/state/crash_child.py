@@ -16,7 +16,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from statekit import claim_for, tensors_at  # noqa: E402
 from repops.checkpoint import checkpoint_hash  # noqa: E402
-from swarmclient.state import CheckpointStore, ClaimStatus, PeerRow, RoundResult, StateDB, resume_point  # noqa: E402
+from swarmclient.state import (  # noqa: E402
+    CheckpointStore,
+    ClaimStatus,
+    PeerRow,
+    RoundJournal,
+    RoundResult,
+    StateDB,
+)
 
 
 _report_fd = 1
@@ -32,10 +39,11 @@ def run(home: Path, rounds: int, report: Path | None = None) -> None:
         _report_fd = os.open(report, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     db = StateDB.open(home / "state.sqlite")
     store = CheckpointStore(home / "checkpoints")
-    point = resume_point(db, store)
+    journal = RoundJournal(db, store)
+    point = journal.resume()
     if point.checkpoint is None:
-        db.set_initial_checkpoint(store.save(tensors_at(0)))
-        point = resume_point(db, store)
+        journal.start_fresh(tensors_at(0))
+        point = journal.resume()
     step = int(point.tensors["step"])
     say("ready", point.next_round, step)
     for c in point.unpublished_claims:  # what a restarted peer gossips again
@@ -55,8 +63,7 @@ def run(home: Path, rounds: int, report: Path | None = None) -> None:
             continue
         after_tensors = tensors_at(step + 1)
         claim = claim_for(r, before, checkpoint_hash(after_tensors))
-        store.save(after_tensors, round=r, ckpt_before=before, claim=claim)
-        db.complete_round(r, RoundResult(claim.ckpt_after, local_samples=8, external_samples=4), claim)
+        journal.commit_sync(r, after_tensors, RoundResult(claim.ckpt_after, local_samples=8, external_samples=4), claim)
         step += 1
         say("done", r, claim.digest().hex())
         db.mark_published(claim.digest())
