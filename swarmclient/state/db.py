@@ -145,6 +145,10 @@ class StateDB:
         leaves an older schema as it is: check `user_version` before using the tables."""
         path = Path(path)
         if not path.exists():
+            wal = Path(f"{path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                # The log of a database that is gone: a new file here would replay it.
+                raise problem(StateProblem.TRUNCATED, path, f"the file is missing but its write-ahead log {wal.name} is there")
             if not create:
                 raise SwarmError("state-missing", f"{path} does not exist (a peer creates it on its first run)")
             _create(path)

@@ -88,7 +88,8 @@ def _move_aside(db_path: Path, now: float) -> Path:
         side = Path(f"{db_path}{suffix}")
         if side.exists():
             side.rename(Path(f"{target}{suffix}"))
-    db_path.rename(target)
+    if db_path.exists():
+        db_path.rename(target)
     return target
 
 
@@ -190,7 +191,10 @@ def recover(db_path: str | Path, store: CheckpointStore, *, force: bool = False,
         return report
     try:
         last = db.last_completed_round()
-        if last is not None:
+        if last is None and db.initial_checkpoint() is None and not db.rounds(limit=1) and store.hashes():
+            report.problem = "state-empty"  # a database created over an existing checkpoint store
+            _rebuild(db, store, {}, report)
+        elif last is not None:
             try:
                 store.verify(last.ckpt_after)
             except SwarmError as exc:

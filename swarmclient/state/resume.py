@@ -44,6 +44,14 @@ class ResumePoint:
         }
 
 
+def _round_of(store: CheckpointStore, ckpt_hash: bytes) -> int | None:
+    try:
+        manifest = store.manifest(ckpt_hash)
+    except SwarmError:
+        return -1  # an unreadable manifest: assume it had a round (report, do not guess)
+    return manifest.round if manifest is not None else None
+
+
 def resume_point(db: StateDB, store: CheckpointStore, *, load: bool = True) -> ResumePoint:
     """The consistent point to resume from. The checkpoint is always verified (re-hashed);
     with `load` its tensors come back in `.tensors`. SwarmError when the checkpoint the
@@ -58,6 +66,17 @@ def resume_point(db: StateDB, store: CheckpointStore, *, load: bool = True) -> R
     last = db.last_completed_round()
     checkpoint = last.ckpt_after if last is not None else db.initial_checkpoint()
     tensors = None
+    if checkpoint is None and not rows:
+        # A database with no history next to checkpoints that rounds produced was lost and
+        # recreated: starting over from round 0 would silently drop that history. (A lone
+        # warm-start checkpoint is not history: a kill right after saving it leaves one.)
+        history = [h for h in store.hashes() if _round_of(store, h) is not None]
+        if history:
+            raise SwarmError(
+                "state-missing",
+                f"{db.path} has no rounds but {store.directory} holds checkpoints of {len(history)} rounds; "
+                "`swarm state recover` rebuilds the rounds and claims from them",
+            )
     if checkpoint is not None:
         try:
             tensors = store.load(checkpoint)

@@ -130,3 +130,42 @@ def test_check_on_a_home_without_state(tmp_path, capsys):
     assert main(["--home", str(tmp_path / "none"), "state", "check", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["database"]["reason"] == "state-missing" and not (tmp_path / "none" / "state.sqlite").exists()
+
+
+def test_deleted_database_is_not_silently_restarted(home):
+    tmp_path, db, store = home
+    run_rounds(db, store, 3)
+    db.close()
+    (tmp_path / "state.sqlite").unlink()
+    # A new, empty database next to a checkpoint store with history is refused by resume_point.
+    with StateDB.open(tmp_path / "state.sqlite") as fresh:
+        with pytest.raises(SwarmError) as err:
+            resume_point(fresh, store)
+    assert err.value.reason == "state-missing" and "swarm state recover" in str(err.value)
+    report = recover(tmp_path / "state.sqlite", store)
+    assert report.problem == "state-empty" and report.rebuilt_rounds == 3 and report.rebuilt_claims == 3
+    with StateDB.open(tmp_path / "state.sqlite") as rebuilt:
+        assert resume_point(rebuilt, store).next_round == 3
+
+
+def test_database_gone_but_its_wal_left_is_partial_state(home):
+    tmp_path, db, store = home
+    run_rounds(db, store, 2)
+    wal = tmp_path / "state.sqlite-wal"
+    assert wal.stat().st_size > 0  # the connection is still open: the rounds are in the WAL
+    (tmp_path / "state.sqlite").unlink()
+    with pytest.raises(SwarmError) as err:
+        StateDB.open(tmp_path / "state.sqlite")
+    assert err.value.reason == "state-truncated" and "write-ahead log" in str(err.value)
+    assert not (tmp_path / "state.sqlite").exists() and wal.exists()
+    report = recover(tmp_path / "state.sqlite", store)
+    assert report.moved_to and report.rebuilt_rounds == 2
+    assert not wal.exists() and list(tmp_path.glob("state.sqlite.corrupt-*-wal"))
+
+
+def test_kill_between_warm_start_save_and_record_is_not_history(tmp_path):
+    store = CheckpointStore(tmp_path / "checkpoints")
+    store.save(tensors_at(0))  # saved; the kill came before set_initial_checkpoint
+    with StateDB.open(tmp_path / "state.sqlite") as db:
+        point = resume_point(db, store)
+    assert (point.next_round, point.checkpoint) == (0, None)
