@@ -69,6 +69,10 @@ def check_consistent(home: Path, reported: dict[int, tuple[str, str]], failed: s
         assert point.redo_round == (in_progress[0].round if in_progress else None)
         if rounds:
             assert point.next_round == rounds[-1].round + (0 if in_progress else 1)
+        # Atomic writes: a kill mid-save leaves at most a *.tmp file, never a partial checkpoint.
+        assert [why for _, why in store.scan() if why] == []
+        for h in store.hashes():
+            assert store.manifest(h) is not None
         unsettled = {c.digest for c in point.unsettled_claims}
         assert unsettled == {c.digest for c in claims.values() if not c.status.settled}
         return point

@@ -180,6 +180,17 @@ def test_peers_games_and_settings(db):
     assert db.get("missing", 3) == 3
 
 
+def test_peer_capabilities_from_the_wire_type(db):
+    from protocol.wire import Capabilities
+
+    caps = Capabilities(device_kind="cpu", device_name="laptop", memory_bytes=8 << 30, throughput=1.5, model="tiny",
+                        software="swarm/0.1", chain_address=b"\xaa" * 20, listen_addrs=("/ip4/127.0.0.1/tcp/1",),
+                        specialties=("add",), rollout_mode="announce", shards=(1, 5))
+    db.upsert_peers([PeerRow("12D3KooWB", caps.listen_addrs, caps, 1.0, 1.0)])
+    stored = db.peers()[0].capabilities
+    assert stored["chain_address"] == "aa" * 20 and stored["shards"] == [1, 5] and stored["memory_bytes"] == 8 << 30
+
+
 def test_committed_writes_are_visible_to_a_fresh_connection(tmp_path):
     path = tmp_path / "state.sqlite"
     d = StateDB.open(path)
