@@ -73,7 +73,7 @@ class Manifest:
 class GcReport:
     removed: tuple[str, ...]  # hashes (hex) whose files were deleted
     kept: int
-    removed_tmp: int
+    removed_tmp: int  # temporary files and manifests without their checkpoint
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -119,14 +119,16 @@ class CheckpointStore:
         if claim is not None and claim.ckpt_after != digest:
             raise SwarmError("state-mismatch", f"the claim's ckpt_after is not this checkpoint ({digest.hex()[:16]})")
         path = self.path(digest)
-        if not path.exists():
-            # safetensors refuses shared storage and non-contiguous tensors: write private copies.
-            plain = {n: t.detach().to("cpu").contiguous().clone() for n, t in tensors.items()}
-            _write_atomic(path, lambda tmp: save_file(plain, tmp, metadata={"checkpoint_hash": digest.hex()}))
+        # The manifest goes first: a stored checkpoint always has one, while a manifest whose
+        # checkpoint never arrived (a kill in between) is ignored by recover and removed by gc.
         if not self.manifest_path(digest).exists() or round is not None:
             manifest = Manifest(digest, round, ckpt_before, claim.encode() if claim is not None else None, time.time())
             text = json.dumps(manifest.as_json(), sort_keys=True).encode()
             _write_atomic(self.manifest_path(digest), lambda tmp: Path(tmp).write_bytes(text))
+        if not path.exists():
+            # safetensors refuses shared storage and non-contiguous tensors: write private copies.
+            plain = {n: t.detach().to("cpu").contiguous().clone() for n, t in tensors.items()}
+            _write_atomic(path, lambda tmp: save_file(plain, tmp, metadata={"checkpoint_hash": digest.hex()}))
         fsync_dir(self.directory)
         return digest
 
@@ -215,8 +217,8 @@ class CheckpointStore:
         return keep
 
     def gc(self, db, *, keep_last: int = 3, tmp_grace_s: float = 600.0) -> GcReport:
-        """Delete checkpoints nobody needs (see `referenced`) and temporary files older than
-        `tmp_grace_s` (left by a crash mid-write)."""
+        """Delete checkpoints nobody needs (see `referenced`), and temporary files and manifests
+        without a checkpoint older than `tmp_grace_s` (left by a crash mid-save)."""
         keep = self.referenced(db, keep_last)
         removed = []
         for h in self.hashes():
@@ -229,7 +231,9 @@ class CheckpointStore:
         if self.directory.is_dir():
             cutoff = time.time() - tmp_grace_s
             for p in self.directory.iterdir():
-                if p.name.endswith(TMP_SUFFIX) and p.stat().st_mtime < cutoff:
+                orphan_manifest = p.name.endswith(MANIFEST_SUFFIX) and not p.with_name(
+                    p.name.removesuffix(MANIFEST_SUFFIX) + ckpt.SUFFIX).exists()
+                if (p.name.endswith(TMP_SUFFIX) or orphan_manifest) and p.stat().st_mtime < cutoff:
                     p.unlink(missing_ok=True)
                     removed_tmp += 1
         if removed or removed_tmp:

@@ -100,14 +100,18 @@ def test_gc_keeps_recent_unsettled_and_disputed_checkpoints(tmp_path, store):
         db.upsert_game(GameRow(1, "challenger", bytes(32), ckpt_before=stranger))
         orphan_tmp = store.directory / "x.safetensors.abc.tmp"
         orphan_tmp.write_bytes(b"partial")
+        orphan_manifest = store.manifest_path(bytes(range(32)))
+        orphan_manifest.write_text("{}")  # a kill after the manifest, before its checkpoint
         old = time.time() - 3600
-        os.utime(orphan_tmp, (old, old))
+        for p in (orphan_tmp, orphan_manifest):
+            os.utime(p, (old, old))
         report = store.gc(db, keep_last=2)
         kept = set(store.hashes())
         # initial, round 1's claim (1, 2), the last two rounds (4, 5, 6), the round in progress (6), the game's.
         assert kept == {hashes[0], hashes[1], hashes[2], hashes[4], hashes[5], hashes[6], stranger}
-        assert set(report.removed) == {hashes[3].hex(), hashes[7].hex()} and report.removed_tmp == 1
+        assert set(report.removed) == {hashes[3].hex(), hashes[7].hex()} and report.removed_tmp == 2
         assert not store.manifest_path(hashes[3]).exists()
-        assert not orphan_tmp.exists()
+        assert not orphan_tmp.exists() and not orphan_manifest.exists()
+        assert all(store.manifest_path(h).exists() for h in kept)
         for h in kept:
             store.verify(h)
