@@ -127,9 +127,13 @@ def test_state_commands(home, capsys):
 
 
 def test_check_on_a_home_without_state(tmp_path, capsys):
-    assert main(["--home", str(tmp_path / "none"), "state", "check", "--json"]) == 1
+    assert main(["--home", str(tmp_path / "none"), "state", "check", "--json"]) == 0  # nothing yet: nothing wrong
     report = json.loads(capsys.readouterr().out)
     assert report["database"]["reason"] == "state-missing" and not (tmp_path / "none" / "state.sqlite").exists()
+    # Checkpoints without their database are a problem.
+    CheckpointStore(tmp_path / "none" / "checkpoints").save(tensors_at(0))
+    assert main(["--home", str(tmp_path / "none"), "state", "check"]) == 1
+    assert "state-missing" in capsys.readouterr().out
 
 
 def test_deleted_database_is_not_silently_restarted(home):
