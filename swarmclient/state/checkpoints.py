@@ -26,6 +26,7 @@ from repops import checkpoint as ckpt
 from repops.errors import RepOpsError
 from swarmclient.errors import SwarmError
 from swarmclient.state.integrity import fsync_dir
+from swarmclient.state.records import RoundPhase
 
 MANIFEST_FORMAT = "swarm-ckpt-manifest/1"
 MANIFEST_SUFFIX = ".json"
@@ -198,12 +199,10 @@ class CheckpointStore:
         initial = db.initial_checkpoint()
         if initial:
             keep.add(initial)
-        done = [r for r in db.rounds(limit=1_000_000) if r.ckpt_after is not None]
-        for r in done[-keep_last:] if keep_last > 0 else []:
+        for r in db.rounds(limit=keep_last, phase=RoundPhase.DONE) if keep_last > 0 else []:
             keep.update((r.ckpt_before, r.ckpt_after))
-        for r in db.rounds(limit=16):
-            if r.phase.value == "started":
-                keep.add(r.ckpt_before)
+        for r in db.rounds(limit=16, phase=RoundPhase.STARTED):
+            keep.add(r.ckpt_before)
         for c in db.unsettled_claims():
             keep.update((c.ckpt_before, c.ckpt_after))
         for g in db.open_games():

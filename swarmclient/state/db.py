@@ -231,10 +231,15 @@ class StateDB:
         rows = self._rows(f"SELECT {_ROUND_COLS} FROM rounds WHERE round = ?", (r,))
         return self._round(rows[0]) if rows else None
 
-    def rounds(self, limit: int = 100) -> list[RoundRow]:
-        """The last `limit` rounds, oldest first."""
-        rows = self._rows(f"SELECT {_ROUND_COLS} FROM rounds ORDER BY round DESC LIMIT ?", (limit,))
+    def rounds(self, limit: int = 100, *, phase: RoundPhase | None = None) -> list[RoundRow]:
+        """The last `limit` rounds (only those in `phase`, when given), oldest first."""
+        where, args = ("WHERE phase = ?", (phase.value,)) if phase is not None else ("", ())
+        rows = self._rows(f"SELECT {_ROUND_COLS} FROM rounds {where} ORDER BY round DESC LIMIT ?", (*args, limit))
         return [self._round(r) for r in reversed(rows)]
+
+    def last_finished_round(self) -> int | None:
+        """The highest round that is done or failed (None before any)."""
+        return self._rows("SELECT max(round) FROM rounds WHERE phase != 'started'")[0][0]
 
     def last_completed_round(self) -> RoundRow | None:
         rows = self._rows(f"SELECT {_ROUND_COLS} FROM rounds WHERE phase = 'done' ORDER BY round DESC LIMIT 1")

@@ -56,17 +56,16 @@ def resume_point(db: StateDB, store: CheckpointStore, *, load: bool = True) -> R
     """The consistent point to resume from. The checkpoint is always verified (re-hashed);
     with `load` its tensors come back in `.tensors`. SwarmError when the checkpoint the
     database names is missing or corrupt (the message names `swarm state recover`)."""
-    rows = db.rounds(limit=1_000_000)
-    finished = [r for r in rows if r.phase is not RoundPhase.STARTED]
-    next_round = finished[-1].round + 1 if finished else 0
-    started = [r for r in rows if r.phase is RoundPhase.STARTED and r.round >= next_round]
+    finished = db.last_finished_round()
+    next_round = finished + 1 if finished is not None else 0
+    started = [r for r in db.rounds(limit=1, phase=RoundPhase.STARTED) if r.round >= next_round]
     redo = started[-1].round if started else None
     if redo is not None:
         next_round = redo
     last = db.last_completed_round()
     checkpoint = last.ckpt_after if last is not None else db.initial_checkpoint()
     tensors = None
-    if checkpoint is None and not rows:
+    if checkpoint is None and not db.rounds(limit=1):
         # A database with no history next to checkpoints that rounds produced was lost and
         # recreated: starting over from round 0 would silently drop that history. (A lone
         # warm-start checkpoint is not history: a kill right after saving it leaves one.)
