@@ -212,3 +212,37 @@ async def test_used_from_trio_through_worker_threads(db):
     assert [await db.call(db.get, f"k{r}") for r in range(20)] == list(range(20))
     await db.call(db.begin_round, 0, step_hash(0))
     assert (await db.call(db.round, 0)).phase is RoundPhase.STARTED
+
+
+def test_claim_status_follows_the_lifecycle_whatever_is_asked(tmp_path_factory):
+    """Property: any sequence of requested statuses leaves the stored status where the state
+    machine (records.CLAIM_TRANSITIONS) says, and a refused move changes nothing."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from swarmclient.state import CLAIM_TRANSITIONS
+
+    with StateDB.open(tmp_path_factory.mktemp("lifecycle") / "state.sqlite") as d:
+        d.set_initial_checkpoint(step_hash(0))
+        counter = iter(range(10_000))
+
+        @settings(max_examples=60)
+        @given(st.lists(st.sampled_from(list(ClaimStatus)), max_size=8))
+        def run(requests):
+            r = next(counter)
+            claim = claim_for(r, step_hash(0), step_hash(r + 1))
+            d.add_claim(claim)
+            expected = ClaimStatus.PREPARED
+            for status in requests:
+                allowed = status is expected or status in CLAIM_TRANSITIONS[expected]
+                try:
+                    d.set_claim_status(claim.digest(), status, tx_hash=f"0x{r:x}")
+                    assert allowed, f"{expected.value} -> {status.value} was accepted"
+                    expected = status
+                except SwarmError as exc:
+                    assert not allowed and exc.reason == "claim-transition"
+                assert d.claim(claim.digest()).status is expected
+            if expected.settled:
+                assert claim.digest() not in {c.digest for c in d.unsettled_claims()}
+
+        run()
