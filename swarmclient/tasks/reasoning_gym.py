@@ -19,6 +19,8 @@ never need it.
 
 from __future__ import annotations
 
+import contextlib
+import decimal
 import importlib.metadata
 import warnings
 from collections.abc import Mapping
@@ -124,6 +126,17 @@ def _library() -> tuple[Any, Any]:
     return _module_cache["rg"]
 
 
+def _fixed_decimal_context() -> contextlib.AbstractContextManager:
+    """Generate and score under Python's default decimal context, whatever the thread has.
+
+    Some datasets (decimal_arithmetic, ...) compute with `decimal` and set its precision.
+    Another library in the same process may have replaced the thread's context: vyper, on
+    import, installs one with precision 78 that raises on any lower precision. Under it those
+    datasets failed, and under any other context they could produce different problems, so
+    two honest peers would disagree on the ground truth."""
+    return decimal.localcontext(decimal.Context())
+
+
 class ReasoningGymTask(Task):
     """One allowed reasoning-gym dataset as a task (see the module docstring)."""
 
@@ -144,12 +157,13 @@ class ReasoningGymTask(Task):
     def _build(self, params: dict[str, int], seed: int) -> tuple[str, str, dict[str, Any]]:
         rg, _ = _library()
         try:
-            config = {**params, **FIXED_CONFIG.get(self.dataset, {})}
-            dataset = rg.create_dataset(self.dataset, seed=seed, size=1, **config)
-            entry = dataset[0]
-            question, answer = entry["question"], entry["answer"]
-            # A problem whose own answer does not earn 1.0 cannot be learnt or verified.
-            truth_reward = dataset.score_answer(str(answer), entry)
+            with _fixed_decimal_context():
+                config = {**params, **FIXED_CONFIG.get(self.dataset, {})}
+                dataset = rg.create_dataset(self.dataset, seed=seed, size=1, **config)
+                entry = dataset[0]
+                question, answer = entry["question"], entry["answer"]
+                # A problem whose own answer does not earn 1.0 cannot be learnt or verified.
+                truth_reward = dataset.score_answer(str(answer), entry)
         # A third-party generator: whatever it raises for a configuration inside our ranges
         # is reported as this task's failure, not as a crash of the peer.
         except Exception as exc:  # noqa: BLE001
@@ -166,7 +180,8 @@ class ReasoningGymTask(Task):
         if extracted is None:
             return 0.0
         try:
-            return problem.meta["dataset"].score_answer(extracted, problem.meta["entry"])
+            with _fixed_decimal_context():
+                return problem.meta["dataset"].score_answer(extracted, problem.meta["entry"])
         # The completion comes from another peer; a scorer that trips over it earned nothing.
         except Exception:  # noqa: BLE001
             return 0.0

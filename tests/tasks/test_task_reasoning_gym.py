@@ -143,3 +143,32 @@ def test_library_is_imported_only_on_first_use():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_ground_truth_ignores_the_threads_decimal_context():
+    """Regression: vyper, once imported, installs a decimal context with precision 78 that
+    raises on any lower precision; decimal_arithmetic then failed to generate (and under any
+    other context could have produced different problems than on a peer without vyper)."""
+    import decimal
+    import threading
+
+    ref = "rg.decimal_arithmetic"
+    seeds = range(5)
+    plain = [regenerate(ref, {}, seed) for seed in seeds]
+
+    class PrecisionLocked(decimal.Context):
+        def __setattr__(self, name, value):
+            if name == "prec" and value != 78:
+                raise RuntimeError("precision is locked")
+            super().__setattr__(name, value)
+
+    results: list = []
+
+    def under_locked_context():
+        decimal.setcontext(PrecisionLocked(prec=78))
+        results.extend(regenerate(ref, {}, seed) for seed in seeds)
+
+    worker = threading.Thread(target=under_locked_context)
+    worker.start()
+    worker.join()
+    assert [(p.prompt, p.answer) for p in results] == [(p.prompt, p.answer) for p in plain]
