@@ -29,6 +29,8 @@ def cmd_devnet(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         headless=args.headless,
         batch_bytes=args.batch_bytes,
+        synthetic=args.synthetic,
+        warm_steps=args.warm_steps,
     )
     result = trio.run(run_devnet, options)
     if args.report:
@@ -45,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "devnet",
         help="run a local swarm of N peer processes on 127.0.0.1",
         description="Start N peers as separate processes on 127.0.0.1, each with its own identity "
-        "under the devnet directory, mesh them, run rounds of synthetic rollout batches, and "
+        "under the devnet directory, mesh them, run SAPO training rounds (or --synthetic rollout batches), and "
         "report what every peer sent and received. Exit code: 0 all delivered, 1 a peer died "
         "or a batch was lost, 130 stopped by Ctrl-C.",
     )
@@ -59,4 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-port", type=int, metavar="P", help="peer i listens on P+i (default: free ports)")
     p.add_argument("--dir", help="devnet directory (default: $SWARM_HOME/devnet)")
     p.add_argument("--batch-bytes", type=_positive_int, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--synthetic", action="store_true", help="synthetic rollouts, no training (network tests)")
+    p.add_argument("--warm-steps", type=_positive_int, metavar="N", help="SAPO supervised warm-start steps")
     p.set_defaults(func=cmd_devnet)

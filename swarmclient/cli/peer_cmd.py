@@ -45,6 +45,9 @@ def cmd_peer(args: argparse.Namespace) -> int:
         batch_bytes=args.batch_bytes,
         linger_seconds=args.linger,
         drain_signal=args.drain_signal,
+        training="synthetic" if args.synthetic else "sapo",
+        warm_steps=args.warm_steps,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
     )
     return run_peer(home, options)
 
@@ -52,7 +55,7 @@ def cmd_peer(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "peer",
-        help="run one peer in the foreground (synthetic rounds until the training loop exists)",
+        help="run one peer in the foreground (SAPO training rounds; --synthetic for network-only rounds)",
     )
     p.add_argument("--rounds", type=_positive_int, help="stop after this many rounds (default: run until Ctrl-C)")
     p.add_argument("--round-seconds", type=_positive_float, default=2.0, help="length of a round (default 2)")
@@ -65,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="after the last round keep relaying this long (default: one round, at least 2 s)")
     # Used by `swarm devnet` to coordinate its children; not for operators.
     p.add_argument("--drain-signal", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--synthetic", action="store_true", help="publish synthetic rollouts instead of training (network tests)")
+    p.add_argument("--warm-steps", type=_positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--cache-dir", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_peer)

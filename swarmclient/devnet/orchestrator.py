@@ -34,6 +34,7 @@ TICK_S = 0.5
 STOP_TIMEOUT_S = 15.0
 # Past the expected end of the last round, peers that have not exited are stuck.
 OVERRUN_S = 60.0
+TRAINING_ROUND_ALLOWANCE_S = 60.0
 # Peers linger at most this long after their last round waiting for "all delivered"
 # (swarmclient.runtime.peer.DRAIN_MAX_S; the devnet passes --drain-signal).
 DRAIN_MAX_S = 60.0
@@ -52,6 +53,8 @@ class DevnetOptions:
     # the cores. None: 60 s plus 10 s per peer.
     ready_timeout: float | None = None
     batch_bytes: int | None = None
+    synthetic: bool = True  # network-only rounds; the CLI trains (SAPO) unless --synthetic
+    warm_steps: int | None = None  # SAPO warm-start steps (None: the default)
 
 
 @dataclass
@@ -86,7 +89,15 @@ class Devnet:
         specs = layout.prepare(opts.root, opts.peers, opts.base_port)
         start_file = opts.root / "start.json"
         start_file.unlink(missing_ok=True)
-        args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes)
+        cache_dir = opts.root / "cache"
+        args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes, opts.synthetic, opts.warm_steps, cache_dir)
+        if not opts.synthetic:
+            # One warm start for every peer, built before they start (they load it from the
+            # cache), so no peer spends the mesh timeout training.
+            self.say("devnet: building or loading the SAPO warm start")
+            from swarmclient.runtime.training import sapo_config, shared_warm_start
+
+            await trio.to_thread.run_sync(shared_warm_start, sapo_config(opts.warm_steps), cache_dir)
         started_at = time.time()
         self.say(f"devnet: starting {opts.peers} peers in {opts.root}")
         async with trio.open_nursery() as outer:
@@ -159,7 +170,10 @@ class Devnet:
                 nursery.start_soon(self._poll, proc)
 
     async def _wait_meshed(self) -> None:
-        timeout = self.options.ready_timeout or 60.0 + 10.0 * self.options.peers
+        # A training peer reports ready only after its warm-up round (one-time torch imports
+        # and a throwaway update, tens of CPU seconds each while N peers share the cores).
+        default = 60.0 + 10.0 * self.options.peers if self.options.synthetic else 300.0 + 30.0 * self.options.peers
+        timeout = self.options.ready_timeout or default
         deadline = trio.current_time() + timeout
         while not self.interrupted:
             await self._poll_all()
@@ -179,6 +193,9 @@ class Devnet:
         if opts.rounds is not None and self.t0 is not None:
             rounds_end = self.t0 + opts.rounds * opts.round_seconds
             end = rounds_end + DRAIN_MAX_S + OVERRUN_S
+            if not opts.synthetic:
+                # A SAPO round may outlast its slot on a loaded machine (rounds then slip).
+                end += TRAINING_ROUND_ALLOWANCE_S * opts.rounds
         drained = False
         while self.alive():
             now = time.time()

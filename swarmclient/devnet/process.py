@@ -32,6 +32,9 @@ class PeerArgs:
     round_seconds: float
     start_file: Path
     batch_bytes: int | None = None
+    synthetic: bool = False
+    warm_steps: int | None = None
+    cache_dir: Path | None = None
 
 
 @dataclass
@@ -70,6 +73,12 @@ class PeerProcess:
             command += ["--rounds", str(args.rounds)]
         if args.batch_bytes is not None:
             command += ["--batch-bytes", str(args.batch_bytes)]
+        if args.synthetic:
+            command += ["--synthetic"]
+        if args.warm_steps is not None:
+            command += ["--warm-steps", str(args.warm_steps)]
+        if args.cache_dir is not None:
+            command += ["--cache-dir", str(args.cache_dir)]
         env = {**os.environ, "SWARM_HOME": str(spec.home.root), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "wb") as log:
             try:

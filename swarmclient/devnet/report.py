@@ -59,6 +59,8 @@ def _peer_entry(proc: PeerProcess, stats: dict[str, Any] | None) -> dict[str, An
         "latency_by_kind": node.get("latency_by_kind", {}),
         "batches": (stats or {}).get("batches", {}),
         "errors": (stats or {}).get("errors", []),
+        # SAPO: reward per round, local/external samples of each update (None when synthetic)
+        "training": (stats or {}).get("training"),
     }
     if entry["outcome"] not in CLEAN_OUTCOMES or stats is None:
         entry["log_tail"] = proc.log_tail()

@@ -1,9 +1,12 @@
 """The peer runtime: what one `swarm peer` / `swarm join` / devnet process runs.
 
 One nursery tree: the libp2p node (swarmclient.net), the control endpoint
-(swarmclient.control), a receive loop, and the round loop. Until the SAPO loop exists the
-round loop is synthetic: each round the peer publishes one RolloutBatch of realistic size
-(swarmclient.runtime.synthetic) and records which batches of the others it received.
+(swarmclient.control), a receive loop, and the round loop. By default each round is a SAPO
+round (swarmclient.runtime.training -> swarmclient.sapo.rounds): generate with the peer's
+own policy, publish the RolloutBatch, gather external rollouts, update on RepOps, publish the
+Claim. With `training="synthetic"` the peer publishes one synthetic RolloutBatch of
+realistic size instead (swarmclient.runtime.synthetic; network tests and benchmarks). Either
+way it records which batches of the others it received.
 
 Rounds are wall-clock based: round r starts at t0 + r * round_seconds, whatever the other
 peers do, so a slow or dead peer never blocks anyone. In a devnet every peer gets the same
@@ -72,6 +75,9 @@ class RuntimeOptions:
     ready_timeout: float = 60.0
     # Fixed batch size in bytes of text (benchmarks); None: the synthetic size spread.
     batch_bytes: int | None = None
+    training: str = "synthetic"  # "sapo" (train for real; the CLI default) or "synthetic" (network only)
+    warm_steps: int | None = None  # SAPO warm-start steps (None: SapoConfig's default)
+    cache_dir: Path | None = None  # warm-start cache (None: $SWARM_HOME/cache)
 
     @property
     def linger(self) -> float:
@@ -101,6 +107,14 @@ class PeerRuntime:
         self.finished = False
         self.stop_requested = False  # rounds done, a signal, or the parent gone: not a failure
         self.drained = trio.Event()
+        self.training: Any = None
+        if options.training == "sapo":
+            from swarmclient.runtime.training import Training  # torch: only when training
+
+            cache = options.cache_dir or home.root / "cache"
+            self.training = Training(self.peer_id, cache, options.warm_steps, options.round_seconds)
+        elif options.training != "synthetic":
+            raise SwarmError("bad-option", f"training {options.training!r} is not sapo or synthetic")
 
     # -- snapshots -------------------------------------------------------------------------
 
@@ -123,6 +137,7 @@ class PeerRuntime:
             "batches": self.ledger.to_json(detail=detail),
             "node": node_stats,
             "errors": list(self.errors),
+            "training": self.training.snapshot() if self.training is not None else None,
         }
 
     def _set_phase(self, phase: str) -> None:
@@ -154,6 +169,13 @@ class PeerRuntime:
             try:
                 if self.options.parent_pid:
                     nursery.start_soon(self._watch_parent, nursery.cancel_scope)
+                if self.training is not None:
+                    # Before the node: a peer meshes only once it can train, so the devnet's
+                    # common start time never finds it still warming up.
+                    self._set_phase("warm-start")
+                    await trio.to_thread.run_sync(self.training.prepare)
+                    self.training.start(self._publish_body, self.node_publish)
+                    nursery.start_soon(self.training.drain)
                 self.node = adapter.make_node(self.identity, self.config, self.home)
                 self.log("starting node")
                 await nursery.start(self.node.serve)
@@ -247,7 +269,13 @@ class PeerRuntime:
             await self._sleep_until(self.t0 + r * period + self._offset())
             self.round = r
             self.events.publish({"type": "round", "round": r, "ts_ms": now_ms()})
-            await self._publish_batch(r)
+            if self.training is not None:
+                # A SAPO round may outlast its slot on a slow machine: the next one then
+                # starts at once (rounds slip, nobody waits for anybody).
+                await self.training.run_round(r)
+                self._note_training(r)
+            else:
+                await self._publish_batch(r)
             r += 1
         self._set_phase("lingering")
         with trio.move_on_at(trio.current_time() + max(0.0, self.t0 + r * period + self.options.linger - time.time())):
@@ -257,7 +285,27 @@ class PeerRuntime:
                 await trio.sleep_forever()
 
     async def _publish_batch(self, round_index: int) -> None:
-        body = adapter.make_batch(self.peer_id, round_index, self.options.batch_bytes)
+        await self._publish_body(adapter.make_batch(self.peer_id, round_index, self.options.batch_bytes))
+
+    async def node_publish(self, body: Any) -> None:
+        try:
+            await self.node.publish(body)
+        except ProtocolError as exc:
+            raise SwarmError("publish", str(exc)) from None
+
+    def _note_training(self, r: int) -> None:
+        stats = self.training.loop.stats()
+        self.events.publish(
+            {"type": "trained", "round": r, "reward": stats.reward_mean, "local_samples": stats.local_samples,
+             "external_samples": stats.external_samples, "loss": stats.loss, "ts_ms": now_ms()}
+        )
+        if stats.last_error:
+            msg = f"round {r}: {stats.last_error}"
+            if msg not in self.errors[-3:]:
+                self.errors.append(msg)
+
+    async def _publish_body(self, body: Any) -> None:
+        round_index = body.round
         size = adapter.batch_text_bytes(body)
         at = now_ms()
         try:
@@ -278,6 +326,8 @@ class PeerRuntime:
             sender, round_index, size, sent_ms = batch
             if sender == self.peer_id:
                 continue  # our own batch, echoed back by a relay
+            if self.training is not None:
+                self.training.offer(sender, envelope.body)
             latency = max(0.0, now_ms() - sent_ms)
             if self.ledger.on_received(sender, round_index, latency, size):
                 self.events.publish(

@@ -154,7 +154,7 @@ class RoundLoop:
     def stats(self) -> TrainingStats:
         return self._stats
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         async for item in self.transport.inbound:
             try:
                 sender, batch = item
@@ -235,7 +235,7 @@ async def serve(
     the RoundLoop (its .stats() is the dashboard's snapshot)."""
     loop = RoundLoop(learner, transport, settings)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(loop._drain)
+        nursery.start_soon(loop.drain)
         task_status.started(loop)
         r = 0
         while settings.rounds is None or r < settings.rounds:
