@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="experiment_command", metavar="EXPERIMENT", required=True)
     s = sub.add_parser("sapo", help="N simulated peers, I local / J external rollouts per update")
     s.add_argument("--peers", type=int, default=8)
-    s.add_argument("--rounds", type=int, default=20)
+    s.add_argument("--rounds", type=int, default=16)
     s.add_argument("--mix", default="8/0,6/2,4/4,2/6", help="comma-separated I/J configurations")
     s.add_argument("--seeds", type=int, default=3)
     s.add_argument("--workers", type=int, default=2, help="worker processes (one configuration and seed each)")

@@ -67,7 +67,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
 @dataclass(frozen=True)
 class ExperimentSettings:
     peers: int = 8
-    rounds: int = 20
+    rounds: int = 16
     mixes: tuple[tuple[int, int], ...] = ((8, 0), (6, 2), (4, 4), (2, 6))
     seeds: int = 3
     workers: int = 2
