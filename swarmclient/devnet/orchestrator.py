@@ -25,7 +25,6 @@ import trio
 
 from swarmclient import control
 from swarmclient.devnet import layout
-from swarmclient.devnet.dashboard import peers_table
 from swarmclient.devnet.process import PeerArgs, PeerProcess
 from swarmclient.devnet.report import build_report, load_final_stats, summary_lines
 from swarmclient.errors import SwarmError
@@ -261,8 +260,16 @@ class Devnet:
                 live.update(self._table(), refresh=True)
 
     def _table(self):
-        rows = [(p.spec.index, p.spec.peer_id, p.outcome(), self.snapshots.get(p.spec.index)) for p in self.procs]
-        return peers_table(rows, f"swarm devnet: {len(self.alive())}/{len(self.procs)} peers running")
+        # The dashboard's devnet view (swarmclient.tui) over each peer's latest snapshot; a
+        # process that is no longer running shows how it ended instead of its last phase.
+        from swarmclient.tui import render_devnet
+
+        return render_devnet(
+            [self.snapshots.get(p.spec.index) for p in self.procs],
+            title=f"swarm devnet: {len(self.alive())}/{len(self.procs)} peers running",
+            states=[None if p.outcome() == "running" else p.outcome() for p in self.procs],
+            peer_ids=[p.spec.peer_id for p in self.procs],
+        )
 
 
 async def run_devnet(options: DevnetOptions, out: TextIO | None = None) -> DevnetResult:

@@ -91,10 +91,12 @@ def _wide(view: PeerView, width: int, height: int) -> Layout:
 # -- many peers ------------------------------------------------------------------------------
 
 
-def _devnet_row(index: int, snapshot: Mapping[str, Any] | None, state: str | None) -> list[RenderableType]:
+def _devnet_row(
+    index: int, snapshot: Mapping[str, Any] | None, state: str | None, known_id: str | None = None
+) -> list[RenderableType]:
     view = PeerView.of(snapshot)
     s = p.snap(view)
-    peer = f.short_id(s.get("peer_id"), 16) if s else "?"
+    peer = f.short_id((s.get("peer_id") if s else None) or known_id, 16) if (s or known_id) else "?"
     if not s:
         return [str(index), peer, Text(state or "no answer", style="red"), *["-"] * 8]
     node = f.as_map(s.get("node")) or {}
@@ -126,9 +128,11 @@ def render_devnet(
     *,
     title: str | None = None,
     states: Sequence[str | None] | None = None,
+    peer_ids: Sequence[str | None] | None = None,
 ) -> RenderableType:
     """One row per peer (None: a peer that does not answer) and a totals line.
-    `states` optionally overrides each row's state column (e.g. a process's exit status)."""
+    `states` optionally overrides each row's state column (e.g. a process's exit status);
+    `peer_ids` names peers whose snapshot is missing (the devnet knows whom it started)."""
     table = Table(title=title or f"swarm devnet: {len(snapshots)} peers", expand=False, header_style="bold")
     for name, justify in (("#", "right"), ("peer", "left"), ("state", "left"), ("conn", "right"),
                           ("round", "right"), ("reward", "right"), ("out", "right"), ("in", "right"),
@@ -137,7 +141,8 @@ def render_devnet(
     answering, rewards, sent, received = 0, [], 0, 0
     for i, snapshot in enumerate(snapshots):
         state = states[i] if states is not None and i < len(states) else None
-        table.add_row(*_devnet_row(i, snapshot if isinstance(snapshot, Mapping) else None, state))
+        known_id = peer_ids[i] if peer_ids is not None and i < len(peer_ids) else None
+        table.add_row(*_devnet_row(i, snapshot if isinstance(snapshot, Mapping) else None, state, known_id))
         if isinstance(snapshot, Mapping):
             answering += 1
             view = PeerView.of(snapshot)
