@@ -167,15 +167,25 @@ async def test_sigkill_of_the_devnet_takes_its_peers_with_it(tmp_path):
         SWARM + ["devnet", "--synthetic", "--peers", "2", "--headless", "--dir", str(devnet_dir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    with trio.fail_after(120):
-        while not (devnet_dir / "start.json").exists():
-            await trio.sleep(0.2)
-        pids = [(await control.fetch_stats(devnet_dir / f"peer-{i}" / "control.sock"))["pid"] for i in range(2)]
-        proc.kill()  # SIGKILL: the devnet gets no chance to stop anyone
-        await proc.wait()
-        # PR_SET_PDEATHSIG delivers SIGTERM to each peer; they stop cleanly on their own.
-        while [pid for pid in pids if _alive(pid)]:
-            await trio.sleep(0.2)
+    pids: list[int] = []
+    try:
+        with trio.fail_after(120):
+            while not (devnet_dir / "start.json").exists():
+                await trio.sleep(0.2)
+            pids = [(await control.fetch_stats(devnet_dir / f"peer-{i}" / "control.sock"))["pid"] for i in range(2)]
+            proc.kill()  # SIGKILL: the devnet gets no chance to stop anyone
+            await proc.wait()
+            # PR_SET_PDEATHSIG delivers SIGTERM to each peer; they stop cleanly on their own.
+            while [pid for pid in pids if _alive(pid)]:
+                await trio.sleep(0.2)
+    finally:
+        # Regression: a failed run left the devnet and its peers running (and training) for
+        # the rest of the session. Whatever happened above, nothing outlives the test.
+        if proc.returncode is None:
+            proc.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
     for i in range(2):
         stats = json.loads((devnet_dir / f"peer-{i}" / "final-stats.json").read_text())
         assert stats["stop_reason"] in ("signal-SIGTERM", "parent-gone")
