@@ -41,7 +41,7 @@ def _wait_for(predicate, timeout: float, what: str, screen) -> str:
 
 def _start_peer(home: Path) -> subprocess.Popen:
     log = open(home / "peer.log", "ab")
-    return subprocess.Popen([*SWARM, "--home", str(home), "peer", "--round-seconds", "1"],
+    return subprocess.Popen([*SWARM, "--home", str(home), "peer", "--synthetic", "--round-seconds", "1"],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
 
