@@ -135,6 +135,8 @@ class Policy(torch.nn.Module):
                 elif ".ln" in f".{name}" and name.endswith(".weight"):
                     p.fill_(1.0)
                 else:
+                    # Python floats: IEEE-754 requires sqrt and / correctly rounded, so this
+                    # binary64 constant (then rounded once to float32) is the same everywhere.
                     bound = 0.02 if name.startswith(("wte", "wpe")) else 1.0 / math.sqrt(p.shape[-1])
                     u = rng.uniform(rng.derive_key("policy-init", seed, name), 0, tuple(p.shape))
                     p.copy_((u * 2.0 - 1.0) * float(torch.tensor(bound, dtype=torch.float32)))
