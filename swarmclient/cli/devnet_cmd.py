@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from swarmclient.cli.peer_cmd import _positive_float, _positive_int
+from swarmclient.cli.argtypes import positive_float, positive_int
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
 
@@ -51,16 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report what every peer sent and received. Exit code: 0 all delivered, 1 a peer died "
         "or a batch was lost, 130 stopped by Ctrl-C.",
     )
-    p.add_argument("--peers", type=_positive_int, default=4, help="number of peers (default 4)")
+    p.add_argument("--peers", type=positive_int, default=4, help="number of peers (default 4)")
     stop = p.add_mutually_exclusive_group()
-    stop.add_argument("--rounds", type=_positive_int, help="stop after R rounds (default: until Ctrl-C)")
-    stop.add_argument("--duration", type=_positive_float, metavar="S", help="stop after about S seconds of rounds")
-    p.add_argument("--round-seconds", type=_positive_float, default=2.0, help="length of a round (default 2)")
+    stop.add_argument("--rounds", type=positive_int, help="stop after R rounds (default: until Ctrl-C)")
+    stop.add_argument("--duration", type=positive_float, metavar="S", help="stop after about S seconds of rounds")
+    p.add_argument("--round-seconds", type=positive_float, default=2.0, help="length of a round (default 2)")
     p.add_argument("--headless", action="store_true", help="no live table; progress lines only")
     p.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     p.add_argument("--base-port", type=int, metavar="P", help="peer i listens on P+i (default: free ports)")
     p.add_argument("--dir", help="devnet directory (default: $SWARM_HOME/devnet)")
-    p.add_argument("--batch-bytes", type=_positive_int, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--batch-bytes", type=positive_int, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--synthetic", action="store_true", help="synthetic rollouts, no training (network tests)")
-    p.add_argument("--warm-steps", type=_positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--warm-steps", type=positive_int, metavar="N", help="SAPO supervised warm-start steps")
     p.set_defaults(func=cmd_devnet)

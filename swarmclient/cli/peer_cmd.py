@@ -5,28 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from swarmclient.cli.argtypes import positive_float, positive_int
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def cmd_peer(args: argparse.Namespace) -> int:
@@ -57,19 +38,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "peer",
         help="run one peer in the foreground (SAPO training rounds; --synthetic for network-only rounds)",
     )
-    p.add_argument("--rounds", type=_positive_int, help="stop after this many rounds (default: run until Ctrl-C)")
-    p.add_argument("--round-seconds", type=_positive_float, default=2.0, help="length of a round (default 2)")
+    p.add_argument("--rounds", type=positive_int, help="stop after this many rounds (default: run until Ctrl-C)")
+    p.add_argument("--round-seconds", type=positive_float, default=2.0, help="length of a round (default 2)")
     p.add_argument("--stats-out", metavar="FILE", help="write the final stats snapshot here as JSON")
     p.add_argument("--expect-peers", type=int, default=0, metavar="K",
                    help="start rounds once K peers are connected and meshed (default 0)")
-    p.add_argument("--batch-bytes", type=_positive_int, metavar="N",
+    p.add_argument("--batch-bytes", type=positive_int, metavar="N",
                    help="fixed batch size in bytes of text (default: a realistic 2 KB..200 KB spread)")
     p.add_argument("--linger", type=float, metavar="S",
                    help="after the last round keep relaying this long (default: one round, at least 2 s)")
     # Used by `swarm devnet` to coordinate its children; not for operators.
     p.add_argument("--drain-signal", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--synthetic", action="store_true", help="publish synthetic rollouts instead of training (network tests)")
-    p.add_argument("--warm-steps", type=_positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--warm-steps", type=positive_int, metavar="N", help="SAPO supervised warm-start steps")
     p.add_argument("--cache-dir", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)

@@ -8,6 +8,7 @@ import stat
 import sys
 from pathlib import Path
 
+from swarmclient.cli.argtypes import number_in
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
 
@@ -31,24 +32,8 @@ def resolve_socket(connect: str | None, home: str | None) -> Path:
     return path
 
 
-def _frame_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 20 <= value <= 1000:
-        raise argparse.ArgumentTypeError("must be between 20 and 1000")
-    return value
-
-
-def _refresh(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.5 <= value <= 20:
-        raise argparse.ArgumentTypeError("must be between 0.5 and 20 (frames per second)")
-    return value
+_frame_size = number_in(int, 20, 1000)
+_refresh = number_in(float, 0.5, 20, note="frames per second")
 
 
 async def _fetch(path: Path) -> dict:
