@@ -42,7 +42,8 @@ class TwinBlock(tnn.Module):
         self.ln2 = tnn.LayerNorm(cfg.d_model)
         self.mlp = tnn.Sequential()
         self.mlp.add_module("c_fc", tnn.Linear(cfg.d_model, cfg.d_mlp))
-        self.mlp.add_module("gelu", tnn.GELU(approximate="tanh"))
+        act = tnn.ReLU() if cfg.activation == "relu" else tnn.GELU(approximate="tanh")
+        self.mlp.add_module(cfg.activation, act)
         self.mlp.add_module("c_proj", tnn.Linear(cfg.d_mlp, cfg.d_model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

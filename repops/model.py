@@ -25,6 +25,7 @@ from repops.errors import RepOpsError
 EOS = 0
 CHARSET = "\x00\n" + "".join(chr(c) for c in range(32, 127))
 _INDEX = {ch: i for i, ch in enumerate(CHARSET)}
+ACTIVATIONS = ("relu", "gelu")
 
 
 def encode(text: str) -> list[int]:
@@ -52,12 +53,23 @@ class PolicyConfig:
     n_layer: int = 2
     n_head: int = 4
     d_mlp: int = 256
+    # The MLP's activation. "relu" (maximum(x, +0), an exact select) is the default: GELU's
+    # binary64 exp program costs more than the rest of the MLP. "gelu" is the tanh form.
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         if min(self.vocab_size, self.context, self.d_model, self.n_layer, self.n_head, self.d_mlp) < 1:
             raise RepOpsError("bad_config", "every size must be positive")
         if self.d_model % self.n_head:
             raise RepOpsError("bad_config", "d_model must be a multiple of n_head")
+        if self.activation not in ACTIVATIONS:
+            raise RepOpsError("bad_config", f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PolicyConfig":
+        """From asdict() output. A config written before `activation` existed was a GELU
+        model, so a missing key means "gelu", not today's default."""
+        return cls(**{"activation": "gelu", **data})
 
 
 class CausalSelfAttention(torch.nn.Module):
@@ -92,9 +104,10 @@ class MLP(torch.nn.Module):
         super().__init__()
         self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp)  # C -> 4C
         self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model)  # 4C -> C
+        self.act = F.relu if cfg.activation == "relu" else F.gelu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(F.gelu(self.c_fc(x)))  # (B, T, C) -> (B, T, 4C) -> (B, T, C)
+        return self.c_proj(self.act(self.c_fc(x)))  # (B, T, C) -> (B, T, 4C) -> (B, T, C)
 
 
 class Block(torch.nn.Module):
@@ -190,7 +203,7 @@ class Policy(torch.nn.Module):
             tensors = load_file(str(path))
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-            config = PolicyConfig(**json.loads(meta["policy_config"]))
+            config = PolicyConfig.from_dict(json.loads(meta["policy_config"]))
         except FileNotFoundError:
             raise RepOpsError("model_missing", str(path)) from None
         except (SafetensorError, OSError, KeyError, TypeError, ValueError) as exc:
@@ -211,4 +224,4 @@ class Policy(torch.nn.Module):
                 p.copy_(t)
 
 
-__all__ = ["CHARSET", "EOS", "Policy", "PolicyConfig", "decode", "encode"]
+__all__ = ["ACTIVATIONS", "CHARSET", "EOS", "Policy", "PolicyConfig", "decode", "encode"]

@@ -89,6 +89,16 @@ def minimum(a, b):
     return np.where(np.isnan(a) | np.isnan(b), np.array(np.nan, a.dtype), out)
 
 
+def relu(x):
+    """maximum(x, +0): NaN -> NaN, -0 -> +0 (maximum's operand order), else x or +0."""
+    return maximum(x, np.zeros((), x.dtype))
+
+
+def relu_backward(g, x):
+    """where(x > 0, g, +0)."""
+    return np.where(x > 0, g, np.zeros((), g.dtype))
+
+
 def f32_to_i32(x):
     return np.rint(x).astype(np.int32)  # rint: ties to even
 

@@ -52,6 +52,8 @@ def _unary_backward(op, g, x, y):
         return R.mul(R.sub(F32(1), R.mul(y, y)), g)
     if op == "gelu":
         return R.mul(g, R.gelu_grad(x))
+    if op == "relu":
+        return R.relu_backward(g, x)
     return -g
 
 
@@ -63,7 +65,7 @@ def reference_outputs(op: str, ins: list[np.ndarray], attrs: dict | None, out_sh
         g = ins[0]
         if base in ("add", "sub", "mul", "div", "maximum", "minimum"):
             return _binary_backward(base, *ins)
-        if base in ("exp", "log", "tanh", "gelu", "neg"):
+        if base in ("exp", "log", "tanh", "gelu", "relu", "neg"):
             return [_unary_backward(base, *ins)]
         if base in ("sum", "mean"):
             gk = g if a["keepdim"] else np.expand_dims(g, a["dim"])
@@ -120,7 +122,7 @@ def reference_outputs(op: str, ins: list[np.ndarray], attrs: dict | None, out_sh
         return [getattr(R, op)(ins[0], ins[1])]
     if op == "neg":
         return [-ins[0]]
-    if op in ("exp", "log", "tanh", "gelu"):
+    if op in ("exp", "log", "tanh", "gelu", "relu"):
         return [getattr(R, op)(ins[0])]
     if op == "softmax":
         return [R.softmax(ins[0], a["dim"])]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -156,12 +157,13 @@ def test_bad_batches_are_rejected():
 # ------------------------------------------------------------------ numpy reference re-run
 
 
-@pytest.mark.parametrize("micro_batches", [1, 2])
-def test_every_op_of_the_step_matches_the_numpy_reference(micro_batches):
+@pytest.mark.parametrize("micro_batches, activation", [(1, "relu"), (2, "relu"), (1, "gelu")])
+def test_every_op_of_the_step_matches_the_numpy_reference(micro_batches, activation):
     """Forward, backward and AdamW: every record of a step (the second, from non-zero moments)
     recomputed by repops.reference from its recorded inputs gives the recorded outputs."""
-    model = Policy(CFG.model, seed=6)
-    opt = make_optimizer(model, CFG)
+    cfg = replace(CFG, model=replace(CFG.model, activation=activation))
+    model = Policy(cfg.model, seed=6)
+    opt = make_optimizer(model, cfg)
     train_step(model, opt, make_batch(seed=1), trace_ops=False)
     result = train_step(model, opt, make_batch(seed=2), keep_tensors=True, micro_batches=micro_batches)
     tracer = result.tracer
@@ -182,6 +184,7 @@ def test_every_op_of_the_step_matches_the_numpy_reference(micro_batches):
     assert unchecked == []
     ops = {r.op for r in tracer.records}
     assert {"linear.backward", "softmax.backward", "layer_norm.backward", "adamw", "fanout.backward"} <= ops
+    assert {activation, activation + ".backward"} <= ops
 
 
 def test_pack_rows_marks_completion_targets_only():

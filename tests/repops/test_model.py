@@ -3,6 +3,9 @@ seeded init, persistence, deterministic generation."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
+
 import pytest
 import torch
 
@@ -43,8 +46,9 @@ def test_vocabulary_round_trip():
         encode("é")
 
 
-def test_shapes_and_agreement_with_the_plain_torch_twin():
-    model = Policy(SMALL, seed=3)
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_shapes_and_agreement_with_the_plain_torch_twin(activation):
+    model = Policy(replace(SMALL, activation=activation), seed=3)
     tokens = _tokens(3, 16)
     logits = model(tokens)
     assert logits.shape == (3, 16, SMALL.vocab_size) and logits.dtype == torch.float32
@@ -113,7 +117,27 @@ def test_generation_is_a_function_of_the_seed():
         model(_tokens(1, SMALL.context + 1))
 
 
+def test_activation_default_and_legacy_configs(tmp_path):
+    assert PolicyConfig().activation == "relu"
+    relu, gelu = Policy(SMALL, seed=2), Policy(replace(SMALL, activation="gelu"), seed=2)
+    tokens = _tokens(2, 8)
+    assert _params_hash(relu) == _params_hash(gelu)  # same parameters, different function
+    assert not torch.equal(relu(tokens), gelu(tokens))
+    # a model saved before `activation` existed was a GELU model
+    legacy = {k: v for k, v in asdict(SMALL).items() if k != "activation"}
+    assert PolicyConfig.from_dict(legacy).activation == "gelu"
+    path = tmp_path / "legacy.safetensors"
+    gelu.save(path)
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(path)), str(path), metadata={"policy_config": json.dumps(legacy)})
+    loaded = Policy.load(path)
+    assert loaded.config.activation == "gelu" and torch.equal(loaded(tokens), gelu(tokens))
+
+
 def test_bad_configs():
+    with pytest.raises(RepOpsError, match="bad_config"):
+        PolicyConfig(activation="tanh")
     with pytest.raises(RepOpsError):
         PolicyConfig(d_model=30, n_head=4)
     with pytest.raises(RepOpsError):

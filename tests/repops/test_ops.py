@@ -80,6 +80,17 @@ def test_matmul_batched_broadcast_and_large_k():
 
 
 @settings(max_examples=60)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(1, 40)), elements=extreme))
+def test_relu_forward_and_backward(x):
+    xt = t(x).requires_grad_(True)
+    y = F.relu(xt)
+    assert R.same_bits(y.detach().numpy(), R.relu(x))
+    g = np.random.default_rng(x.size).standard_normal(x.shape).astype(np.float32)
+    y.backward(t(g))
+    assert R.same_bits(xt.grad.numpy(), R.relu_backward(g, x))
+
+
+@settings(max_examples=60)
 @given(hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(1, 40)), elements=st.one_of(moderate, wide)))
 def test_softmax_family(x):
     assert R.same_bits(K.softmax(t(x)).numpy(), R.softmax(x))
