@@ -1,4 +1,20 @@
-"""Verde: trace commitments, bisection strategy, one-step proofs and the game driver."""
+"""Verde: re-execute RepOps claims and play the dispute game on the chain (docs/verde.md).
+
+Public API (for the runtime):
+
+    execution = verde.execute(ckpt_before_tensors, batch, hparams, steps=claim.steps)  # torch
+    verdict = verde.check_claim(claim, execution)   # .matches, .dispute (step/op/slot/element,
+                                                    #  .provable)
+    challenger = verde.Challenger(client, execution, fetch_tensor=fetch)   # async, trio
+    game_id = await challenger.open(claim)          # only when verdict.dispute.provable
+    claimant = verde.Claimant(client, execution)
+    record = await claimant.step(game_id)           # one move if it is our turn -> GameRecord
+    await nursery.start(challenger.serve, game_id)  # or loop step() until record.done
+    verde.GameRecord.from_dict(record.to_dict())    # persistence; Claimant/Challenger.resume()
+
+Chain calls go through protocol.chain.ChainClient (async; web3 runs in worker threads).
+Torch work (execute) is synchronous: run it in trio.to_thread.run_sync.
+"""
 
 from verde.errors import VerdeError
 
