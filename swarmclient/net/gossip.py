@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 
 import trio
@@ -144,6 +145,23 @@ class _SizedQueues(dict):
         return inner.nbytes if isinstance(inner, PeerQueue) else 0
 
 
+class IgnoreMessage(Exception):
+    """Raised by a topic validator for a message to drop without penalising anyone.
+
+    libp2p's validation has three outcomes (accept, reject, ignore), py-libp2p 0.8.1's
+    only two: a validator returning False makes `Pubsub.push_msg` lower the forwarder's
+    score (`scorer.on_invalid_message`). A message that is merely late or a replay
+    (reputation.TIMING_REASONS) is ignored instead: `SwarmPubsub.push_msg` catches this
+    (a sync validator's exception passes through `validate_msg` untouched), marks the
+    message seen so that further copies are dropped as duplicates before any signature
+    check, and counts those copies as `dropped["repeat-of-ignored"]`.
+    """
+
+
+# How many ignored message ids to remember for counting their repeats.
+IGNORED_IDS_KEPT = 4096
+
+
 class _NoValidationCache(ValidationCache):
     def get(self, msg_id: bytes) -> ValidationResult | None:
         return None
@@ -177,6 +195,7 @@ class SwarmPubsub(Pubsub):
         self.counter = time.time_ns() // 1000
         self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
         self.peer_queues: _SizedQueues = _SizedQueues(outbound_queue_size, outbound_queue_bytes, on_drop)
+        self._ignored: OrderedDict[bytes, None] = OrderedDict()
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         if any(topic in self.topic_ids for topic in publish_message.topicIDs):
@@ -247,7 +266,11 @@ class SwarmPubsub(Pubsub):
         super()._handle_dead_peer(peer_id)
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
-        if msg_forwarder != self.my_id and not self._is_msg_seen(msg):
+        if msg_forwarder != self.my_id:
+            if self._is_msg_seen(msg):
+                if self._ignored and self._msg_id_constructor(msg) in self._ignored:
+                    self._on_drop("repeat-of-ignored", msg_forwarder, 1)
+                return  # an ordinary duplicate
             origin = ID(msg.from_id)
             if self.is_peer_blacklisted(msg_forwarder) or self.is_peer_blacklisted(origin):
                 self._on_drop("from-banned-peer", msg_forwarder, 1)
@@ -256,7 +279,15 @@ class SwarmPubsub(Pubsub):
             if scorer is not None and not scorer.allow_publish(msg_forwarder, list(msg.topicIDs)):
                 self._on_drop("from-graylisted-peer", msg_forwarder, 1)
                 return
-        await super().push_msg(msg_forwarder, msg)
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        except IgnoreMessage:
+            # Counted by the validator that raised it. Seen from now on: a flood of copies
+            # of this message costs a dict lookup each, not a signature check.
+            self._mark_msg_seen(msg)
+            self._ignored[self._msg_id_constructor(msg)] = None
+            while len(self._ignored) > IGNORED_IDS_KEPT:
+                self._ignored.popitem(last=False)
 
 
 class SwarmGossipSub(GossipSub):

@@ -26,6 +26,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from protocol.errors import ProtocolError
 from protocol.wire import (
+    DEFAULT_MAX_FUTURE_MS,
     Body,
     Capabilities,
     Envelope,
@@ -33,6 +34,7 @@ from protocol.wire import (
     ReplayGuard,
     SeqCounter,
     WIRE_VERSION,
+    WireReason,
     Signer,
     decode_message,
     encode_message,
@@ -40,10 +42,10 @@ from protocol.wire import (
 )
 from swarmclient.errors import SwarmError
 from swarmclient.net.discovery import PeerCache
-from swarmclient.net.gossip import SwarmGossipSub, SwarmPubsub
+from swarmclient.net.gossip import IgnoreMessage, SwarmGossipSub, SwarmPubsub
 from swarmclient.net.host import make_host, parse_multiaddrs
 from swarmclient.net.peers import PeerMixin
-from swarmclient.net.reputation import Reputation
+from swarmclient.net.reputation import Blame, Reputation, blame_for
 from swarmclient.net.rpc import Provider, RpcService
 from swarmclient.net.stats import GossipCounters, NodeStats, PeerCapability
 
@@ -88,6 +90,11 @@ class NodeConfig:
     target_peers: int = 8  # below this many connections, dial peers learnt from the cache/adverts
     cache_save_interval_s: float = 30.0
     max_age_ms: int = 5 * 60 * 1000
+    max_future_ms: int = DEFAULT_MAX_FUTURE_MS  # tolerated clock skew of an origin ahead of us
+    # A message older than max_age + max_future + this cannot have come from an honest relay
+    # (it validates before forwarding and serves only its last few heartbeats): replaying
+    # it is the forwarder's fault. See reputation.blame_for.
+    relay_grace_ms: int = 60 * 1000
     ban_threshold: int = 5
     ban_duration_s: float = 600.0
 
@@ -115,7 +122,7 @@ class Node(PeerMixin):
         self.keypair = keypair
         self._signer = Signer(keypair)
         self._seq = SeqCounter()
-        self._replay = ReplayGuard(max_age_ms=config.max_age_ms)
+        self._replay = ReplayGuard(max_age_ms=config.max_age_ms, max_future_ms=config.max_future_ms)
         self.counters = GossipCounters()
         self.reputation = Reputation(threshold=config.ban_threshold, ban_s=config.ban_duration_s)
         self.host = make_host(keypair, config.listen, mdns=config.mdns)
@@ -309,40 +316,59 @@ class Node(PeerMixin):
         if forwarder == self.peer_id:
             return True  # our own publish: built and size-checked by Node.publish
         origin = msg.from_id
-        reason: str | None = None
-        envelope: Envelope | None = None
         if self.is_banned(ID(origin)):
-            reason = "banned_sender"
-        else:
-            try:
-                envelope = decode_message(
-                    msg.data,
-                    now_ms=now_ms(),
-                    max_age_ms=self.config.max_age_ms,
-                    expected_kind=kind,
-                    expected_sender=origin,
-                )
-                self._replay.check(envelope)
-            except ProtocolError as exc:
-                reason = exc.reason.value
-        if reason is not None:
-            self._reject(reason, forwarder, ID(origin) if origin else None)
-            return False
-        assert envelope is not None
+            self.counters.on_rejected("banned_sender", forwarder.to_base58())
+            return False  # already banned: nothing more to strike
+        cfg = self.config
+        now = now_ms()
+        try:
+            # Decoded with the widest window an honest relay could deliver in (see
+            # reputation.blame_for), so that STALE from decode_message means "grossly
+            # stale"; the real freshness window is applied just below.
+            envelope = decode_message(
+                msg.data,
+                now_ms=now,
+                max_age_ms=cfg.max_age_ms + cfg.max_future_ms + cfg.relay_grace_ms,
+                max_future_ms=cfg.max_future_ms,
+                expected_kind=kind,
+                expected_sender=origin,
+            )
+        except ProtocolError as exc:
+            return self._refuse(exc.reason, forwarder, origin, grossly_stale=exc.reason is WireReason.STALE)
+        if now - envelope.ts > cfg.max_age_ms:
+            return self._refuse(WireReason.STALE, forwarder, origin)  # became stale in flight
+        try:
+            self._replay.check(envelope)
+        except ProtocolError as exc:
+            return self._refuse(exc.reason, forwarder, origin)
         key = msg.from_id + msg.seqno
         self._pending[key] = _Pending(envelope, forwarder, topic)
         while len(self._pending) > 1024:  # accepted but never delivered (e.g. equivocation drop)
             self._pending.popitem(last=False)
         return True
 
-    def _reject(self, reason: str, forwarder: ID, origin: ID | None) -> None:
+    def _refuse(self, reason: WireReason, forwarder: ID, origin: bytes, *, grossly_stale: bool = False) -> bool:
+        """The validator's verdict on a message it cannot accept: False (reject, the
+        forwarder's GossipSub score drops), or IgnoreMessage when nobody is to blame."""
+        blame = blame_for(reason, grossly_stale=grossly_stale)
+        self._reject(reason.value, blame, forwarder, ID(origin) if origin else None)
+        if blame is Blame.NOBODY:
+            raise IgnoreMessage(reason.value)
+        return False
+
+    def _reject(self, reason: str, blame: Blame, forwarder: ID, origin: ID | None) -> None:
+        """Count a rejection (by reason and forwarder) and strike whoever is to blame.
+
+        Blame.ORIGIN: content the origin signed (see reputation.blame_for); the
+        forwarder that relayed it is also penalised by GossipSub's own score
+        (Pubsub.push_msg calls scorer.on_invalid_message(forwarder, topic)), not banned.
+        Blame.FORWARDER: a grossly stale replay; the forwarder is struck, never the origin.
+        Blame.NOBODY: counted only (the validator then ignores the message: no score change).
+        """
         self.counters.on_rejected(reason, forwarder.to_base58())
-        # The pubsub signature authenticates the origin, and sender == origin is checked,
-        # so a rejection is the origin's fault; an honest relay validates before relaying.
-        # A forwarder relaying someone else's junk is penalised by GossipSub's score.
-        # A relay of someone else's invalid message is penalised by GossipSub's own score
-        # (Pubsub.push_msg calls scorer.on_invalid_message(forwarder, topic)), not banned.
-        target = origin if origin is not None else forwarder
+        if blame is Blame.NOBODY:
+            return
+        target = origin if blame is Blame.ORIGIN and origin is not None else forwarder
         if target != self.peer_id and self.reputation.strike(target.to_base58()):
             self._ban(target)
 

@@ -11,13 +11,54 @@ request/response protocols.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from protocol.wire import WireReason
+
 BAN_THRESHOLD = 5  # invalid messages within the window
 BAN_WINDOW_S = 60.0
 BAN_DURATION_S = 600.0
+
+
+class Blame(enum.Enum):
+    """Whom a rejected gossip message counts against (see `blame_for`)."""
+
+    ORIGIN = "origin"  # the peer that signed the pubsub message
+    FORWARDER = "forwarder"  # the peer that handed it to us
+    NOBODY = "nobody"  # counted only: an honest origin and an honest relay can both cause it
+
+
+# Reasons about *when* a message arrives rather than what it says. The content may be
+# exactly what an honest origin signed: a relay that is slow, a replay of a captured
+# message, or two paths delivering the same envelope all produce them. Striking the
+# origin for these would let anyone who captured one of its messages get it banned by
+# replaying it; they are never the origin's fault. (FUTURE is the origin's clock, not
+# malice: counted, not punished.)
+TIMING_REASONS = frozenset({WireReason.STALE, WireReason.FUTURE, WireReason.REPLAY, WireReason.SEQ_TOO_OLD})
+
+
+def blame_for(reason: WireReason, *, grossly_stale: bool = False) -> Blame:
+    """Whose fault a rejection for `reason` is.
+
+    Content faults (bad signature, malformed, wrong kind or sender, ...) are the
+    origin's: with strict signing, py-libp2p checks the pubsub signature by the origin's
+    key over the whole message, data included, before any validator runs, so no relay
+    can have changed a byte; the origin signed that content.
+
+    Timing faults are nobody's, except a message stale by more than any honest relay
+    could have let it become (`grossly_stale`: older than the freshness window plus the
+    tolerated clock skew plus a relay grace period). An honest relay validates before
+    forwarding and only ever sends messages from its last few heartbeats (mcache), so
+    such a message was dug up and replayed by the forwarder: its fault, not the origin's.
+    """
+    if reason in TIMING_REASONS:
+        if reason is WireReason.STALE and grossly_stale:
+            return Blame.FORWARDER
+        return Blame.NOBODY
+    return Blame.ORIGIN
 
 
 @dataclass

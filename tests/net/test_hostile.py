@@ -52,12 +52,17 @@ async def test_invalid_gossip_is_rejected_by_reason_counted_and_not_relayed():
                     env = await node.inbox.receive()
                 assert env.sender == hostile.peer_id.to_bytes()
 
-            good_sig = hostile.envelope(claim(2))
-            bad_sig = good_sig[:-1] + bytes([good_sig[-1] ^ 1])
+            def bad_sig(body):
+                good = hostile.envelope(body)
+                return good[:-1] + bytes([good[-1] ^ 1])
+
             stranger = Signer(create_new_key_pair())
             junk = [
-                (claims, bad_sig, "bad_signature"),
-                (claims, valid, "replay"),  # same envelope, new pubsub message
+                (claims, bad_sig(claim(2)), "bad_signature"),
+                (claims, bad_sig(claim(4)), "bad_signature"),
+                # Same envelope, new pubsub message: counted, but a timing reason blames
+                # nobody (tests/net/test_replay_blame.py), so no score change.
+                (claims, valid, "replay"),
                 (claims, hostile.envelope(claim(3), ts=now_ms() - 3_600_000), "stale"),
                 (rollouts, os.urandom(400 * 1024), "oversize"),
                 (rollouts, os.urandom(300), "malformed"),
@@ -75,8 +80,8 @@ async def test_invalid_gossip_is_rejected_by_reason_counted_and_not_relayed():
             assert dict(stats.rejected_by_sender) == {hostile.peer_id.to_base58(): expected}
             assert stats.received == {"claim": 1}
 
-            # Three invalid messages on a topic put the hostile peer under the publish and
-            # graylist thresholds there: GossipSub now refuses its messages before validation.
+            # Three invalid messages on a topic (two bad signatures, one grossly stale) put
+            # the hostile peer under the publish and graylist thresholds there: GossipSub now refuses its messages before validation.
             assert victim.stats().peer_scores[hostile.peer_id.to_base58()] < 0
             assert victim.router.scorer.is_graylisted(hostile.peer_id, [claims])
             await hostile.pubsub.publish(claims, hostile.envelope(claim(5)))
