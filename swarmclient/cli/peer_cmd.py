@@ -29,6 +29,7 @@ def cmd_peer(args: argparse.Namespace) -> int:
         training="synthetic" if args.synthetic else "sapo",
         warm_steps=args.warm_steps,
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        profile=args.profile,
     )
     return run_peer(home, options)
 
@@ -51,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--drain-signal", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--synthetic", action="store_true", help="publish synthetic rollouts instead of training (network tests)")
     p.add_argument("--warm-steps", type=positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--profile", choices=("micro", "tiny", "small", "base"), default="tiny",
+                   help="SAPO model/batch size (default tiny; `swarm join` picks one for the device)")
     p.add_argument("--cache-dir", help=argparse.SUPPRESS)
     p.add_argument("--start-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)

@@ -55,34 +55,54 @@ def as_rollout_batch(envelope: Envelope) -> tuple[str, int, int, int] | None:
     return envelope.peer_id.to_base58(), envelope.body.round, batch_text_bytes(envelope.body), envelope.ts
 
 
-def make_node(identity: Any, config: Any, home: Any) -> Any:
+def make_node(
+    identity: Any, config: Any, home: Any, *, overrides: dict[str, Any] | None = None, device: Any = None,
+    model: str = "synthetic",
+) -> Any:
+    """The runtime's libp2p node; `overrides` replace NodeConfig fields for this run
+    (swarm join's --bootstrap/--listen/--swarm-id), `device` (runtime.device.DeviceInfo) and
+    `model` (the training profile) go into the capability advert."""
     from swarmclient.net import Node, node_config_from
 
-    node_config = node_config_from(config, home)
+    node_config = node_config_from(config, home, **(overrides or {}))
     node: Any = None
 
     def capabilities() -> Capabilities:
-        return synthetic_capabilities(identity.address, node.listen_addrs if node is not None else [])
+        return peer_capabilities(
+            identity.address, node.listen_addrs if node is not None else [], device=device, model=model
+        )
 
     node = Node(identity.keypair, node_config, capabilities=capabilities)
     return node
 
 
-def synthetic_capabilities(address: str, listen_addrs: list[str]) -> Capabilities:
-    """What a peer without a policy yet can honestly advertise."""
+def peer_capabilities(address: str, listen_addrs: list[str], *, device: Any = None, model: str = "synthetic") -> Capabilities:
+    """What this peer can honestly advertise: its device and memory (when detected), the
+    model profile it trains (`synthetic` without training), no throughput figure (no
+    generation benchmark yet)."""
+    kind, name, memory = "cpu", (platform.processor() or platform.machine() or "unknown"), _memory_bytes()
+    if device is not None:
+        kind, name = device.kind, device.name
+        memory = device.accel_total if device.accel_total else device.ram_total
     return Capabilities(
-        device_kind="cpu",
-        device_name=(platform.processor() or platform.machine() or "unknown")[:128],
-        memory_bytes=_memory_bytes(),
-        throughput=0.0,  # no generation benchmark without a policy
-        model="synthetic",
+        device_kind=kind,
+        device_name=name[:128],
+        memory_bytes=memory,
+        throughput=0.0,
+        model=model[:128],
         software=f"swarm/{_version()}",
         chain_address=bytes.fromhex(address[2:]),
-        listen_addrs=tuple(a for a in listen_addrs[:16] if 0 < len(a) <= 256),
+        # 0.0.0.0 is where we listen, not where anyone can dial us.
+        listen_addrs=tuple(a for a in listen_addrs if 0 < len(a) <= 256 and "/0.0.0.0/" not in a)[:16],
         specialties=tuple(sorted(TASKS)),
         rollout_mode="broadcast",
         shards=(),
     )
+
+
+def synthetic_capabilities(address: str, listen_addrs: list[str]) -> Capabilities:
+    """What a peer without a policy can honestly advertise."""
+    return peer_capabilities(address, listen_addrs)
 
 
 def _memory_bytes() -> int:

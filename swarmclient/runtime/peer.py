@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import trio
 
@@ -37,7 +37,8 @@ from swarmclient import control
 from swarmclient import identity as identity_mod
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
-from swarmclient.runtime import adapter
+from swarmclient.runtime import adapter, reachability
+from swarmclient.runtime.durable import DurableState
 from swarmclient.runtime.ledger import BatchLedger
 
 STATS_FORMAT = "swarm-peer-stats/1"
@@ -78,6 +79,15 @@ class RuntimeOptions:
     training: str = "synthetic"  # "sapo" (train for real; the CLI default) or "synthetic" (network only)
     warm_steps: int | None = None  # SAPO warm-start steps (None: SapoConfig's default)
     cache_dir: Path | None = None  # warm-start cache (None: $SWARM_HOME/cache)
+    profile: str = "tiny"  # SAPO model/batch profile (runtime.device); a home with history keeps its own
+    # Overrides of config.toml for this run (swarm join --bootstrap/--listen/--swarm-id).
+    bootstrap: tuple[str, ...] = ()  # dialled besides the configured ones
+    listen: tuple[str, ...] | None = None
+    swarm_id: str | None = None
+    # Fail (SwarmError no-peers) instead of running alone when nobody is connected after
+    # `ready_timeout` (swarm join: an unreachable bootstrap is an error, not a silent solo peer).
+    require_peers: bool = False
+    device: Any = None  # runtime.device.DeviceInfo for the capability advert (None: detected cheaply)
 
     @property
     def linger(self) -> float:
@@ -93,6 +103,8 @@ class PeerRuntime:
         self.identity = identity_mod.load(home)
         self.config = config_mod.load(home.config)
         self.peer_id = self.identity.peer_id.to_base58()
+        # Durable state first: a home in use or a damaged database stops us before any work.
+        self.durable = DurableState.open(home)
         self.events = control.EventHub()
         self.ledger = BatchLedger()
         self.node: Any = None
@@ -108,13 +120,31 @@ class PeerRuntime:
         self.stop_requested = False  # rounds done, a signal, or the parent gone: not a failure
         self.drained = trio.Event()
         self.training: Any = None
-        if options.training == "sapo":
-            from swarmclient.runtime.training import Training  # torch: only when training
+        self.profile: str | None = None
+        self.reach = reachability.ReachabilityWatch()
+        self.round_offset = 0  # durable round = wall-clock slot + offset (see _first_round)
+        try:
+            if options.training == "sapo":
+                from swarmclient.runtime.training import Training  # torch: only when training
 
-            cache = options.cache_dir or home.root / "cache"
-            self.training = Training(self.peer_id, cache, options.warm_steps, options.round_seconds)
-        elif options.training != "synthetic":
-            raise SwarmError("bad-option", f"training {options.training!r} is not sapo or synthetic")
+                self.profile = self.durable.pinned_profile(options.profile)
+                if self.profile != options.profile:
+                    self.log(f"this home's checkpoints are profile {self.profile}; training it, not {options.profile}")
+                cache = options.cache_dir or home.root / "cache"
+                self.training = Training(
+                    self.peer_id, cache, options.warm_steps, options.round_seconds,
+                    profile=self.profile, durable=self.durable,
+                )
+            elif options.training != "synthetic":
+                raise SwarmError("bad-option", f"training {options.training!r} is not sapo or synthetic")
+        except BaseException:
+            self.durable.close()
+            raise
+        # [verify] stake, claims and disputes on the chain (swarmclient.verify); None unless
+        # the home has a chain deployment (swarm devnet / swarm chain up write one).
+        from swarmclient.verify import participant_for
+
+        self.verify = participant_for(home, self.identity, self.config.chain.rpc_url, log=self.log)
 
     # -- snapshots -------------------------------------------------------------------------
 
@@ -138,6 +168,19 @@ class PeerRuntime:
             "node": node_stats,
             "errors": list(self.errors),
             "training": self.training.snapshot() if self.training is not None else None,
+            **(self.verify.snapshot() if self.verify is not None else {}),  # [verify] chain, claims, games
+            "state": self._state_snapshot(),
+            "reachability": self.reach.report(self.node.listen_addrs).as_json() if self.node is not None else None,
+        }
+
+    def _state_snapshot(self) -> dict[str, Any]:
+        point = self.durable.point
+        return {
+            "home": str(self.home.root),
+            "database": str(self.home.database),
+            "resumed_at_round": point.next_round,
+            "resumed_checkpoint": point.checkpoint.hex() if point.checkpoint else None,
+            "round_offset": self.round_offset,
         }
 
     def _set_phase(self, phase: str) -> None:
@@ -176,7 +219,10 @@ class PeerRuntime:
                     await trio.to_thread.run_sync(self.training.prepare)
                     self.training.start(self._publish_body, self.node_publish)
                     nursery.start_soon(self.training.drain)
-                self.node = adapter.make_node(self.identity, self.config, self.home)
+                self.node = adapter.make_node(
+                    self.identity, self.config, self.home,
+                    overrides=self._node_overrides(), device=self.options.device, model=self.profile or "synthetic",
+                )
                 self.log("starting node")
                 await nursery.start(self.node.serve)
                 self.log(f"node up: {', '.join(self.node.listen_addrs)}")
@@ -184,8 +230,15 @@ class PeerRuntime:
                     control.serve, control_socket_path(self.home), self.snapshot, self.events
                 )
                 nursery.start_soon(self._receive_loop)
+                if self.verify is not None:  # [verify]
+                    await nursery.start(self.verify.serve, self.node, self.training.learner if self.training else None)
+                nursery.start_soon(self._record_peers)
                 task_status.started()
                 await self._wait_ready()
+                if self.training is not None:
+                    sent = await self.training.republish_unpublished()
+                    if sent:
+                        self.log(f"re-published {sent} claim(s) prepared before the last stop")
                 await self._wait_start()
                 await self._round_loop()
                 self.stop_reason = self.stop_reason or "rounds-done"
@@ -193,6 +246,29 @@ class PeerRuntime:
             finally:
                 self._finish()
             nursery.cancel_scope.cancel()
+
+    def _node_overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        opts = self.options
+        if opts.bootstrap:
+            out["bootstrap"] = tuple(dict.fromkeys((*self.config.network.bootstrap, *opts.bootstrap)))
+        if opts.listen is not None:
+            out["listen"] = tuple(opts.listen)
+        if opts.swarm_id is not None:
+            out["swarm_id"] = opts.swarm_id
+        return out
+
+    async def _record_peers(self) -> None:
+        """Every second, inbound connections (reachability evidence); every few seconds, the
+        peers that advertised capabilities into the state database."""
+        while True:
+            await trio.sleep(1.0)
+            now = time.time()
+            if self.node is not None:
+                self.reach.observe(self.node)
+            if self.node is not None and self.durable.peers_due(now):
+                caps = self.node.capabilities()
+                await trio.to_thread.run_sync(self.durable.record_peers, caps, now)
 
     def _finish(self) -> None:
         self.stopped_ms = now_ms()
@@ -227,9 +303,16 @@ class PeerRuntime:
             if self.options.start_file is not None and self.options.start_file.exists():
                 break
             if self.options.start_file is None and trio.current_time() > deadline:
+                connected = len(self.node.stats().connected_peers)
+                if self.options.require_peers and connected == 0:
+                    raise SwarmError(
+                        "no-peers",
+                        f"no peer connected within {self.options.ready_timeout:g} s; is the bootstrap address right "
+                        f"and reachable? (tried: {', '.join(self.node.config.bootstrap) or 'none configured'})",
+                    )
                 self.errors.append(
                     f"not meshed after {self.options.ready_timeout:g} s "
-                    f"(connected {len(self.node.stats().connected_peers)}, wanted {self.options.expect_peers})"
+                    f"(connected {connected}, wanted {self.options.expect_peers})"
                 )
                 break
             await trio.sleep(0.1)
@@ -265,15 +348,20 @@ class PeerRuntime:
         period = self.options.round_seconds
         # A peer that reads the start time late joins the current round, not round 0.
         r = max(0, math.floor((time.time() - self.t0) / period))
+        if self.training is not None:
+            self.round_offset = await self._first_round(r) - r
         while self.options.rounds is None or r < self.options.rounds:
             await self._sleep_until(self.t0 + r * period + self._offset())
-            self.round = r
-            self.events.publish({"type": "round", "round": r, "ts_ms": now_ms()})
+            index = r + self.round_offset
+            self.round = index
+            self.events.publish({"type": "round", "round": index, "ts_ms": now_ms()})
             if self.training is not None:
                 # A SAPO round may outlast its slot on a slow machine: the next one then
                 # starts at once (rounds slip, nobody waits for anybody).
-                await self.training.run_round(r)
-                self._note_training(r)
+                await self.training.run_round(index)
+                self._note_training(index)
+                if self.verify is not None:  # [verify] the round's claim goes to the ledger
+                    self.verify.on_round(self.training.records, index)
             else:
                 await self._publish_batch(r)
             r += 1
@@ -283,6 +371,20 @@ class PeerRuntime:
                 await self.drained.wait()
             else:
                 await trio.sleep_forever()
+
+    async def _first_round(self, slot: int) -> int:
+        """The durable round index of the first wall-clock slot we run. Round indices never go
+        back and never repeat (they name claims and seed the tasks): a home with history goes
+        on from its resume point. When the swarm's clock is already past it (a devnet peer
+        restarted late), we join the current round: the skipped indices are never run, the
+        checkpoint chain stays continuous (the next round starts from the last stored state),
+        and a round left `started` by the crash is closed as superseded."""
+        point = self.durable.point
+        if point.next_round >= slot:
+            return point.next_round
+        if point.redo_round is not None:
+            await self.training.supersede(point.redo_round)
+        return slot
 
     async def _publish_batch(self, round_index: int) -> None:
         await self._publish_body(adapter.make_batch(self.peer_id, round_index, self.options.batch_bytes))
@@ -336,17 +438,26 @@ class PeerRuntime:
                 )
 
 
-def run_peer(home: Home, options: RuntimeOptions) -> int:
+Observer = Callable[["PeerRuntime"], Awaitable[None]]
+
+
+def run_peer(home: Home, options: RuntimeOptions, *, observers: tuple[Observer, ...] = (), name: str = "swarm peer") -> int:
     """Run one peer in this process until done or SIGINT/SIGTERM; returns an exit code.
 
     A signal is a normal way to stop: the final stats are written and the exit code is 0.
+    `observers` run beside the runtime (`swarm join`'s progress display) and are cancelled
+    when it stops. A SwarmError (bad state, no peers, ...) is one line and exit code 2.
     """
     if not _die_with_parent(options.parent_pid):
         return 0
     # SIGUSR1 ("all delivered", from the devnet) must never kill a peer that is not yet,
     # or no longer, inside trio.run, whose signal receiver handles it meanwhile.
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    runtime = PeerRuntime(home, options)
+    try:
+        runtime = PeerRuntime(home, options)
+    except SwarmError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -363,29 +474,49 @@ def run_peer(home: Home, options: RuntimeOptions) -> int:
                         return
 
             nursery.start_soon(on_signals)
+            for observer in observers:
+                nursery.start_soon(observer, runtime)
             await runtime.serve()
             nursery.cancel_scope.cancel()
 
     log_file = _route_library_logs(home)
     try:
         trio.run(main)
-    except SwarmError as exc:
-        print(f"swarm peer: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         # A SIGINT that arrived before the signal receiver was installed.
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: log, one line, exit code
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence: log, one line, exit code
+        leaf = _swarm_error(exc)
+        if leaf is not None:
+            print(f"{name}: {leaf}", file=sys.stderr)
+            return 2
+        if not isinstance(exc, Exception):
+            raise
         logging.getLogger("swarm.peer").error("peer failed", exc_info=exc)
         if runtime.finished and runtime.stop_requested:
             # py-libp2p can raise from its own teardown (streams cut mid-read); the peer's
             # work was done and its stats written, so this is noted, not a failure.
-            print(f"swarm peer: libp2p raised while closing ({type(exc).__name__}); see {log_file}", file=sys.stderr)
+            print(f"{name}: libp2p raised while closing ({type(exc).__name__}); see {log_file}", file=sys.stderr)
             return 0
-        print(f"swarm peer: failed: {type(exc).__name__}: {exc}; traceback in {log_file}", file=sys.stderr)
+        print(f"{name}: failed: {type(exc).__name__}: {exc}; traceback in {log_file}", file=sys.stderr)
         return 1
+    finally:
+        runtime.durable.close()
     runtime.log("exited")
     return 0
+
+
+def _swarm_error(exc: BaseException) -> SwarmError | None:
+    """The SwarmError a failure is about, also from inside trio's exception groups (a nursery
+    wraps what its tasks raise), so the operator reads its one line, not a traceback."""
+    if isinstance(exc, SwarmError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            leaf = _swarm_error(inner)
+            if leaf is not None:
+                return leaf
+    return None
 
 
 def _route_library_logs(home: Home) -> Path:
