@@ -16,6 +16,13 @@ Chain calls go through protocol.chain.ChainClient (async; web3 runs in worker th
 Torch work (execute) is synchronous: run it in trio.to_thread.run_sync.
 """
 
+from verde.check import Dispute, Verdict, check_claim, locate
 from verde.errors import VerdeError
+from verde.execution import Execution, StepTrace, execute
+from verde.faults import Fault, lie
+from verde.machine import GameRecord, Phase
+from verde.players import Challenger, Claimant
+from verde.stepper import ensure_stepper
 
-__all__ = ["VerdeError"]
+__all__ = ["Challenger", "Claimant", "Dispute", "Execution", "Fault", "GameRecord", "Phase", "StepTrace", "Verdict",
+           "VerdeError", "check_claim", "ensure_stepper", "execute", "lie", "locate"]

@@ -166,3 +166,59 @@ def verify_binding(peer_key: bytes, signature: bytes, chain_id: int, registry: s
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# --- Verde levels 2 and 3 (Game.vy, OpStep.vy, modules/op_step.vy; docs/verde.md) -------------
+
+ACC_DEPTH = 20  # level 2: fixed-depth tree over one step's op records (2**20 ops)
+
+
+def _zero_subtrees(depth: int) -> list[bytes]:
+    nodes = [ZERO]
+    for _ in range(depth):
+        nodes.append(sha256(b"\x01", nodes[-1], nodes[-1]))
+    return nodes
+
+
+ZERO_SUBTREES = _zero_subtrees(ACC_DEPTH)
+EMPTY_ACC = ZERO_SUBTREES[ACC_DEPTH]
+
+
+def acc_hash(base: bytes, count: int, acc: bytes) -> bytes:
+    """Level-2 position `count` (>= 1) of the step starting at checkpoint `base`."""
+    return sha256(b"\x20", base, struct.pack(">Q", count), acc)
+
+
+PLAN_ABI = "(uint8,uint8,uint64,bytes32[4],uint64[4],uint64[2],uint64,uint256[6])"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """op_step.Plan: the program of one output element (see modules/op_step.vy)."""
+
+    kind: int
+    slot: int
+    length: int
+    roots: tuple[bytes, bytes, bytes, bytes]
+    index: tuple[int, int, int, int]
+    stride: tuple[int, int] = (0, 0)
+    k: int = 0
+    attrs: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
+
+    def as_tuple(self) -> tuple:
+        return (self.kind, self.slot, self.length, list(self.roots), list(self.index), list(self.stride), self.k,
+                list(self.attrs))
+
+
+def op_context(plan: Plan, record: bytes, element: int) -> bytes:
+    from eth_abi import encode
+
+    return sha256(b"\x31", encode([PLAN_ABI, "bytes32", "uint64"], [plan.as_tuple(), record, element]))
+
+
+def op_state_hash(ctx: bytes, pc: int, regs: tuple[int, int, int, int]) -> bytes:
+    return sha256(b"\x30", ctx, struct.pack(">Q", pc), *(r.to_bytes(32, "big") for r in regs))
+
+
+def op_final_hash(ctx: bytes, value: int) -> bytes:
+    return sha256(b"\x33", ctx, struct.pack(">I", value))

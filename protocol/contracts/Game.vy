@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title Game: the Verde bisection game with chess clocks and an on-chain one-step check
 @notice A challenger posts a bond and disputes a claim. Level 1 is the claim's sequence of
@@ -6,25 +7,31 @@
         `steps` (ckpt_after) disputed. Each round the claimant reveals the inner boundaries
         of an up-to-8-way split of [lo, hi] and the challenger names the first sub-range it
         disputes. At a single transition the claimant descends: the next level refines that
-        transition into `length` finer steps with the same two end hashes. At the last level
-        one transition is one binary32 operation that `prove_step` recomputes. Silence loses:
-        each side has `clock` seconds in all (a chess clock).
+        transition into `length` finer steps with the same two end hashes (level 2: the ops of
+        one step, docs/verde.md). At one level-2 transition the claimant opens the op record
+        it appended (`open_op`), the challenger names one output element (`pick`), and level 3
+        is that element's program, derived by the contract (modules/op_step.vy), whose single
+        instructions `prove_step` recomputes. Silence loses: each side has `clock` seconds in
+        all (a chess clock).
 @dev    State machine (docs/contracts.md has the table):
             UNKNOWN --open--> OPEN(turn=CLAIMANT)
             OPEN(CLAIMANT) --reveal--> OPEN(CHALLENGER)
-            OPEN(CLAIMANT) --descend(length>=2)--> OPEN(CHALLENGER)
+            OPEN(CLAIMANT) --descend(length>=2)--> OPEN(CHALLENGER)      (level 1 only)
             OPEN(CLAIMANT) --descend(length=1)--> OPEN(CLAIMANT)
             OPEN(CHALLENGER) --choose--> OPEN(CLAIMANT)
-            OPEN(CLAIMANT) --prove_step--> CLAIMANT_WON | CHALLENGER_WON
+            OPEN(CLAIMANT, level 2 one op) --open_op--> OPEN(CHALLENGER, picking)
+                                           --open_op(unknown kind)--> CLAIMANT_WON
+            OPEN(CHALLENGER, picking) --pick--> OPEN(CLAIMANT, level 3)
+                                      --pick(malformed op)--> CHALLENGER_WON
+            OPEN(CLAIMANT, level 3 one step) --prove_step--> CLAIMANT_WON | CHALLENGER_WON
             OPEN(any) --timeout--> the other side WON
         Reverts carry reason strings prefixed "Game: ".
 """
 
 from ethereum.ercs import IERC20
 from modules import claims
+from modules import op_step
 from modules import position
-from modules import scalar_step
-from modules import sha_tree
 
 interface IRegistry:
     def lock(account: address, amount: uint256): nonpayable
@@ -34,6 +41,13 @@ interface IRegistry:
 interface ILedger:
     def challenge(c: claims.Claim, batch: claims.BatchRef) -> (bytes32, bytes32): nonpayable
     def settle(key: bytes32, leaf: bytes32, claimant_won: bool, frozen_for: uint256): nonpayable
+
+interface IOpStep:
+    def record_hash(r: op_step.OpRecord) -> bytes32: view
+    def kind_of(name: Bytes[64]) -> uint8: view
+    def start(r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], slot: uint8, element: uint64,
+              attrs: uint256[6], claimed: op_step.Opening) -> (bool, bytes32, bytes32, uint256, uint32): view
+    def post_state(pre: bytes32, proof: op_step.StepProof, last: bool) -> bytes32: view
 
 interface IBurnable:
     def burn(amount: uint256): nonpayable
@@ -49,6 +63,18 @@ CHALLENGER: constant(uint8) = 2
 
 MAX_LENGTH: constant(uint256) = 2**48
 BPS: constant(uint256) = 10_000
+# Level 2: the accumulator over a step's op records is a fixed-depth tree (2**20 ops a step).
+ACC_DEPTH: constant(uint256) = 20
+# Root of that tree with every leaf ZERO (protocol.chain.commit.EMPTY_ACC).
+EMPTY_ACC: constant(bytes32) = 0x51c20d66008024c04cf114564a998e49ef8f6e044e2d13a03a66521d6e200503
+# Stages inside an open game.
+BISECTING: constant(uint8) = 0
+PICKING: constant(uint8) = 1   # an op is opened; the challenger names an element
+
+# The one-step machine is its own contract (OpStep.vy: Game and it together exceed the
+# EIP-170 size limit). Anyone may install it once; its code is pinned by this hash, so the
+# installer cannot choose what it computes. tests/verde/test_opstep_pin.py keeps it current.
+OP_STEP_CODEHASH: constant(bytes32) = 0x86c6cec0f2784de0c8a4cb4c678a6a8808dc86cc841142fef80972ac3cae220b
 
 struct GameState:
     claimant: address
@@ -61,9 +87,11 @@ struct GameState:
     h_lo: bytes32           # agreed hash at lo
     h_hi: bytes32           # disputed hash at hi
     points: bytes32         # keccak256 of the last revealed boundaries
+    size: uint256           # number of transitions of the current level
+    op: bytes32             # the record hash opened by open_op (level 2 -> 3)
 
 # Unpacked `meta`: bits 0-7 status | 8-15 turn | 16-23 level | 24-87 last move time |
-# 88-151 claimant clock used | 152-215 challenger clock used.
+# 88-151 claimant clock used | 152-215 challenger clock used | 216-223 stage.
 struct Meta:
     status: uint8
     turn: uint8
@@ -71,6 +99,7 @@ struct Meta:
     last_move: uint256
     used_claimant: uint256
     used_challenger: uint256
+    stage: uint8
 
 event GameOpened:
     game_id: indexed(uint256)
@@ -100,6 +129,22 @@ event Descended:
     level: uint8
     length: uint256
 
+event OpOpened:
+    game_id: indexed(uint256)
+    index: uint256
+    kind: uint8
+    record: bytes32
+
+event ElementPicked:
+    game_id: indexed(uint256)
+    slot: uint8
+    element: uint256
+    length: uint256
+    claimed: uint32
+
+event StepperSet:
+    stepper: address
+
 event StepProven:
     game_id: indexed(uint256)
     expected: bytes32
@@ -124,6 +169,7 @@ clock: public(immutable(uint256))
 levels: public(immutable(uint8))
 winner_bps: public(immutable(uint256))
 
+stepper: public(IOpStep)
 games: HashMap[uint256, GameState]
 game_count: public(uint256)
 
@@ -139,8 +185,8 @@ def __init__(token_: IERC20, registry_: IRegistry, ledger_: ILedger, bond_: uint
     @param winner_bps_ Share of the loser's stake or bond paid to the winner, in basis
            points; the rest is burnt.
     """
-    # INVARIANT: a game has 1..8 levels (Verde uses 3).
-    assert levels_ >= 1 and levels_ <= 8, "Game: bad levels"
+    # INVARIANT: Verde's three levels: steps, ops of a step, the program of one element.
+    assert levels_ == 3, "Game: bad levels"
     # INVARIANT: the winner never gets more than the whole forfeit.
     assert winner_bps_ <= BPS, "Game: bad share"
     # INVARIANT: each side has some time to move.
@@ -155,20 +201,32 @@ def __init__(token_: IERC20, registry_: IRegistry, ledger_: ILedger, bond_: uint
     winner_bps = winner_bps_
 
 
+@external
+def set_stepper(stepper_: address):
+    """@notice Anyone, once: install the one-step machine (its code must be OpStep.vy's)."""
+    # INVARIANT: installed once, and only the pinned code.
+    assert self.stepper.address == empty(address), "Game: stepper set"
+    assert stepper_.codehash == OP_STEP_CODEHASH, "Game: bad stepper"
+    self.stepper = IOpStep(stepper_)
+    log StepperSet(stepper=stepper_)
+
+
 @internal
 @view
 def _meta(game_id: uint256) -> Meta:
     m: uint256 = self.games[game_id].meta
     return Meta(status=convert(m & 255, uint8), turn=convert((m >> 8) & 255, uint8),
                 level=convert((m >> 16) & 255, uint8), last_move=(m >> 24) & (2**64 - 1),
-                used_claimant=(m >> 88) & (2**64 - 1), used_challenger=(m >> 152) & (2**64 - 1))
+                used_claimant=(m >> 88) & (2**64 - 1), used_challenger=(m >> 152) & (2**64 - 1),
+                stage=convert((m >> 216) & 255, uint8))
 
 
 @internal
 def _set_meta(game_id: uint256, m: Meta):
     self.games[game_id].meta = (convert(m.status, uint256) | (convert(m.turn, uint256) << 8)
                                 | (convert(m.level, uint256) << 16) | (m.last_move << 24)
-                                | (m.used_claimant << 88) | (m.used_challenger << 152))
+                                | (m.used_claimant << 88) | (m.used_challenger << 152)
+                                | (convert(m.stage, uint256) << 216))
 
 
 @internal
@@ -237,9 +295,9 @@ def open(c: claims.Claim, batch: claims.BatchRef) -> uint256:
     self.games[game_id] = GameState(
         claimant=c.claimant, challenger=msg.sender, record=record, leaf=leaf,
         opened_at=block.timestamp, meta=0, span=0, h_lo=c.ckpt_before, h_hi=c.ckpt_after,
-        points=empty(bytes32))
+        points=empty(bytes32), size=convert(c.steps, uint256), op=empty(bytes32))
     self._set_meta(game_id, Meta(status=OPEN, turn=CLAIMANT, level=1, last_move=block.timestamp,
-                                 used_claimant=0, used_challenger=0))
+                                 used_claimant=0, used_challenger=0, stage=BISECTING))
     self._set_span(game_id, 0, convert(c.steps, uint256))
     extcall registry.lock(c.claimant, stake_at_risk)
     # INVARIANT: the bond is held by the game before the game exists for anyone.
@@ -274,6 +332,8 @@ def choose(game_id: uint256, part: uint256, points: DynArray[bytes32, position.M
     # INVARIANT: only the challenger chooses.
     assert msg.sender == self.games[game_id].challenger, "Game: not challenger"
     m: Meta = self._tick(self._meta(game_id), CHALLENGER)
+    # INVARIANT: choosing answers a reveal, never an opened op.
+    assert m.stage == BISECTING, "Game: not bisecting"
     # INVARIANT: the challenger answers the reveal on record, not another one.
     assert keccak256(abi_encode(points)) == self.games[game_id].points, "Game: points mismatch"
     lo: uint256 = 0
@@ -311,12 +371,13 @@ def descend(game_id: uint256, length: uint256, points: DynArray[bytes32, positio
     lo, hi = self._span(game_id)
     # INVARIANT: only a single transition of a level above the last descends.
     assert position.is_leaf(lo, hi), "Game: range not one step"
-    # INVARIANT: levels never exceed the game's depth.
-    assert m.level < levels, "Game: at last level"
+    # INVARIANT: only a step descends; an op is opened (open_op), an element is proven.
+    assert m.level == 1, "Game: at last level"
     # INVARIANT: a level has 1..2**48 steps (fits the packed span).
     assert length >= 1 and length <= MAX_LENGTH, "Game: bad length"
     m.level += 1
     self._set_span(game_id, 0, length)
+    self.games[game_id].size = length
     log Descended(game_id=game_id, level=m.level, length=length)
     if length == 1:
         # INVARIANT: a length-1 level has no inner boundaries.
@@ -326,12 +387,124 @@ def descend(game_id: uint256, length: uint256, points: DynArray[bytes32, positio
     self._reveal(game_id, m, 0, length, points)
 
 
+@internal
+@pure
+def _root_from_path(leaf: bytes32, index: uint256, siblings: DynArray[bytes32, ACC_DEPTH]) -> bytes32:
+    node: bytes32 = leaf
+    for t: uint256 in range(ACC_DEPTH):
+        if t >= len(siblings):
+            break
+        if (index >> t) & 1 == 1:
+            node = sha256(concat(b"\x01", siblings[t], node))
+        else:
+            node = sha256(concat(b"\x01", node, siblings[t]))
+    return node
+
+
+@internal
+@pure
+def _acc_hash(base: bytes32, count: uint256, acc: bytes32) -> bytes32:
+    return sha256(concat(b"\x20", base, slice(convert(count, bytes32), 24, 8), acc))
+
+
 @external
 @nonreentrant
-def prove_step(game_id: uint256, proof: scalar_step.StepProof):
+def open_op(game_id: uint256, record: op_step.OpRecord, base: bytes32, acc: bytes32,
+            path: DynArray[bytes32, ACC_DEPTH]):
     """
-    @notice Anyone: settle the last level's single transition by recomputing its binary32
-            operation. The claimant wins iff the true successor of h_lo equals its h_hi.
+    @notice Claimant: open the op record appended by the disputed level-2 transition
+            lo -> lo + 1. `base` and `acc` are h_lo's preimage (ignored at lo = 0, where h_lo
+            is the step's starting checkpoint), `path` the siblings of leaf lo.
+    """
+    # INVARIANT: only the claimant opens its op.
+    assert msg.sender == self.games[game_id].claimant, "Game: not claimant"
+    m: Meta = self._tick(self._meta(game_id), CLAIMANT)
+    lo: uint256 = 0
+    hi: uint256 = 0
+    lo, hi = self._span(game_id)
+    # INVARIANT: an op is opened at one transition of level 2 that appends a record.
+    assert m.level == 2 and position.is_leaf(lo, hi), "Game: not at one step"
+    assert m.stage == BISECTING, "Game: not bisecting"
+    assert hi < self.games[game_id].size, "Game: not an op transition"
+    pre_base: bytes32 = base
+    pre_acc: bytes32 = acc
+    if lo == 0:
+        pre_base = self.games[game_id].h_lo
+        pre_acc = EMPTY_ACC
+    else:
+        # INVARIANT: the opened accumulator is exactly the agreed state at lo.
+        assert self._acc_hash(pre_base, lo, pre_acc) == self.games[game_id].h_lo, "Game: pre-state mismatch"
+    # INVARIANT: the record is op number lo of the step.
+    assert convert(record.index, uint256) == lo, "Game: wrong op index"
+    # INVARIANT: leaf lo is still empty in the agreed accumulator (one path proves the append).
+    assert len(path) == ACC_DEPTH and self._root_from_path(empty(bytes32), lo, path) == pre_acc, "Game: bad op proof"
+    leaf: bytes32 = staticcall self.stepper.record_hash(record)
+    post: bytes32 = self._acc_hash(pre_base, lo + 1, self._root_from_path(leaf, lo, path))
+    # INVARIANT: appending the opened record gives exactly the claimant's disputed hash.
+    assert post == self.games[game_id].h_hi, "Game: op does not match"
+    kind: uint8 = staticcall self.stepper.kind_of(record.name)
+    log OpOpened(game_id=game_id, index=lo, kind=kind, record=leaf)
+    if kind == op_step.KIND_UNKNOWN:
+        # An op the contract cannot recompute: the claimant wins (docs/verde.md: a griefing
+        # challenger could otherwise steer an honest claimant into it; an honest challenger
+        # never opens a game over such an op).
+        self._resolve(game_id, m, True, False)
+        return
+    self.games[game_id].op = leaf
+    m.stage = PICKING
+    m.turn = CHALLENGER
+    self._set_meta(game_id, m)
+
+
+@external
+@nonreentrant
+def pick(game_id: uint256, record: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS],
+         slot: uint8, element: uint64, attrs: uint256[6], claimed: op_step.Opening):
+    """
+    @notice Challenger: dispute element `element` of output `slot` of the opened op. `heads`
+            open every input and output root (inputs first) to its shape, `attrs` are the
+            op's attributes (adamw), `claimed` opens the claimant's value of the element.
+            Level 3 becomes that element's program, from the contract's own start state to
+            the claimed value.
+    """
+    # INVARIANT: only the challenger picks.
+    assert msg.sender == self.games[game_id].challenger, "Game: not challenger"
+    m: Meta = self._tick(self._meta(game_id), CHALLENGER)
+    # INVARIANT: picking follows an opened op.
+    assert m.stage == PICKING, "Game: not picking"
+    leaf: bytes32 = staticcall self.stepper.record_hash(record)
+    # INVARIANT: the record is the one the claimant opened.
+    assert leaf == self.games[game_id].op, "Game: op does not match"
+    # The stepper checks the heads, the slot, the attrs and the claimed opening (reverting
+    # with a Game: reason) and derives the element's program.
+    ok: bool = False
+    h_lo: bytes32 = empty(bytes32)
+    h_hi: bytes32 = empty(bytes32)
+    length: uint256 = 0
+    v32: uint32 = 0
+    ok, h_lo, h_hi, length, v32 = staticcall self.stepper.start(record, heads, slot, element, attrs, claimed)
+    if not ok:
+        # shapes that do not fit the op's kind: the claimant's record is malformed
+        self._resolve(game_id, m, False, False)
+        return
+    self.games[game_id].h_lo = h_lo
+    self.games[game_id].h_hi = h_hi
+    self._set_span(game_id, 0, length)
+    self.games[game_id].size = length
+    m.level = 3
+    m.stage = BISECTING
+    m.turn = CLAIMANT
+    self._set_meta(game_id, m)
+    log ElementPicked(game_id=game_id, slot=slot, element=convert(element, uint256),
+                      length=length, claimed=v32)
+
+
+@external
+@nonreentrant
+def prove_step(game_id: uint256, proof: op_step.StepProof):
+    """
+    @notice Anyone: settle level 3's single transition by recomputing its instruction. The
+            claimant wins iff the true successor of h_lo equals its h_hi.
     """
     m: Meta = self._meta(game_id)
     # INVARIANT: open, claimant's turn, claimant's clock not run out (else: timeout).
@@ -343,9 +516,11 @@ def prove_step(game_id: uint256, proof: scalar_step.StepProof):
     lo: uint256 = 0
     hi: uint256 = 0
     lo, hi = self._span(game_id)
-    # INVARIANT: the one-step check only runs on one transition of the last level.
-    assert m.level == levels and position.is_leaf(lo, hi), "Game: not at one step"
-    expected: bytes32 = scalar_step.post_state(self.games[game_id].h_lo, proof)
+    # INVARIANT: the one-step check only runs on one instruction of level 3.
+    assert m.level == 3 and position.is_leaf(lo, hi) and convert(proof.pc, uint256) == lo, "Game: not at one step"
+    # The stepper checks that the opened context and registers are exactly h_lo, reads the
+    # operands against the agreed input roots and computes the successor state.
+    expected: bytes32 = staticcall self.stepper.post_state(self.games[game_id].h_lo, proof, hi == self.games[game_id].size)
     claimed: bytes32 = self.games[game_id].h_hi
     log StepProven(game_id=game_id, expected=expected, claimed=claimed)
     self._resolve(game_id, m, expected == claimed, False)
@@ -407,6 +582,14 @@ def game(game_id: uint256) -> (address, address, bytes32, bytes32, uint8, uint8,
     lo, hi = self._span(game_id)
     g: GameState = self.games[game_id]
     return g.claimant, g.challenger, g.record, g.leaf, m.status, m.turn, m.level, lo, hi, g.h_lo, g.h_hi
+
+
+@view
+@external
+def verde_state(game_id: uint256) -> (uint8, uint256, bytes32):
+    """@notice (stage: 0 bisecting, 1 picking; transitions of the current level; opened op record)."""
+    m: Meta = self._meta(game_id)
+    return m.stage, self.games[game_id].size, self.games[game_id].op
 
 
 @view

@@ -1,0 +1,56 @@
+"""Whole Verde games on the embedded chain over a real RepOps training step: the honest side
+wins and the liar is slashed (or loses its bond), for cheats injected at different places."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.chain.commit import Claim
+from verde import Challenger, Claimant, Fault, check_claim, lie, locate
+
+
+def _claim(client, execution, round_=1) -> Claim:
+    return Claim(client.address, round_, b"\x01" * 32, b"\x02" * 32, execution.ckpt_before, execution.ckpt_after,
+                 len(execution.steps))
+
+
+async def _play(env, claimant_exec, challenger_exec, *, fetch=None, max_rounds=60):
+    claim = _claim(env.alice, claimant_exec)
+    await env.alice.ledger.post_claim(claim)
+    challenger = Challenger(env.bob, challenger_exec, fetch_tensor=fetch or claimant_exec.tensor)
+    game_id = await challenger.open(claim)
+    claimant = Claimant(env.alice, claimant_exec)
+    claimant.watch(game_id, claim)
+    for _ in range(max_rounds):
+        a = await claimant.step(game_id)
+        b = await challenger.step(game_id)
+        if a.done and b.done:
+            return claim, a, b
+        if not a.moves_pending if hasattr(a, "moves_pending") else False:
+            pass
+        # a silent side: let its clock run out so the other can call timeout
+        view = await env.alice.game.game(game_id)
+        if view.status == "open" and any("waiting" in n for n in a.notes[-1:]):
+            env.increase_time(env.params.clock + 1)
+    raise AssertionError("game did not end")
+
+
+def _op_index(execution, name):
+    return next(i for i, op in enumerate(execution.steps[0].ops) if op.record.op == name)
+
+
+@pytest.mark.parametrize("kind", ["add", "linear"])
+async def test_corrupt_element_claimant_is_slashed(env, honest, kind):
+    j = _op_index(honest, kind)
+    n = honest.steps[0].ops[j].outputs[0].numel()
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=n // 2)
+    d = locate(honest, lying)
+    assert (d.op, d.slot, d.element, d.provable) == (j, 0, n // 2, True)
+    before = await env.alice.registry.stake_of(env.alice.address)
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome) == ("lost", "won")
+    assert (b.op, b.slot, b.element) == (j, 0, n // 2)
+    after = await env.alice.registry.stake_of(env.alice.address)
+    assert after["staked"] == before["staked"] - env.params.min_stake
+    assert (await env.alice.ledger.record(claim.leaf())).status == "rejected"
+    assert a.gas + b.gas < 3_000_000, (a.gas, b.gas)

@@ -1,0 +1,164 @@
+"""Re-execution of a claim and the hashes of every level (docs/verde.md, "Levels").
+
+`execute` runs the claimed steps on RepOps keeping every op's tensors; an `Execution` then
+answers what either side of a game needs: the hash at any position of any level, an op's
+record and tensors, the Merkle path that proves an append, element openings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+
+from protocol.chain.commit import ACC_DEPTH, ZERO, ZERO_SUBTREES, acc_hash, root_from_path, sha256
+from repops import merkle
+from repops.model import Policy
+from repops.step import Batch, Objective, StepConfig, load_state, make_optimizer, sampling_logps, state_tensors, train_step
+from repops.trace import OpRecord
+from verde.errors import VerdeError
+
+
+@dataclass
+class OpData:
+    """One op of a step as this side holds it: its record and its tensors."""
+
+    record: OpRecord
+    inputs: tuple[torch.Tensor, ...]
+    outputs: tuple[torch.Tensor, ...]
+    attrs: Mapping[str, Any] | None
+
+    @property
+    def hash(self) -> bytes:
+        return self.record.hash
+
+
+@dataclass
+class StepTrace:
+    """The ops of one step and the checkpoints around it; level 2's hashes."""
+
+    ckpt_before: bytes
+    ckpt_after: bytes
+    ops: list[OpData]
+    _levels: list[list[bytes]] | None = field(default=None, repr=False)
+
+    @property
+    def length(self) -> int:
+        """Transitions of level 2: one per op, then the checkpoint assembly."""
+        return len(self.ops) + 1
+
+    def _tree(self) -> list[list[bytes]]:
+        if self._levels is None:
+            level = [op.hash for op in self.ops]
+            levels = [level]
+            while len(level) > 1:
+                if len(level) % 2:
+                    level = level + [ZERO]
+                level = [sha256(b"\x01", level[i], level[i + 1]) for i in range(0, len(level), 2)]
+                levels.append(level)
+            self._levels = levels
+        return self._levels
+
+    def acc_path(self, i: int) -> list[bytes]:
+        """Siblings of leaf i in the accumulator of the first i records (all later leaves ZERO)."""
+        levels = self._tree()
+        path = []
+        for t in range(ACC_DEPTH):
+            if (i >> t) & 1:
+                path.append(levels[t][(i >> t) ^ 1])
+            else:
+                path.append(ZERO_SUBTREES[t])
+        return path
+
+    def acc_root(self, i: int) -> bytes:
+        return root_from_path(ZERO, i, self.acc_path(i))
+
+    def hash_at(self, p: int) -> bytes:
+        """Level-2 position p: C_k, then A_1 .. A_m, then C_{k+1}."""
+        if p == 0:
+            return self.ckpt_before
+        if p == self.length:
+            return self.ckpt_after
+        if not 0 < p < self.length:
+            raise VerdeError("bad_position", f"level 2 has positions 0..{self.length}, not {p}")
+        return acc_hash(self.ckpt_before, p, self.acc_root(p))
+
+
+@dataclass
+class Execution:
+    """A claim as one side computed it: one StepTrace per step. Lying executions (tests'
+    fault injection, verde.faults) are Executions whose contents were altered."""
+
+    steps: list[StepTrace]
+    tensors: dict[bytes, torch.Tensor] = field(default_factory=dict)  # root -> tensor (openings)
+
+    @property
+    def ckpt_before(self) -> bytes:
+        return self.steps[0].ckpt_before
+
+    @property
+    def ckpt_after(self) -> bytes:
+        return self.steps[-1].ckpt_after
+
+    def level1_hash(self, p: int) -> bytes:
+        if p == 0:
+            return self.ckpt_before
+        return self.steps[p - 1].ckpt_after
+
+    def tensor(self, root: bytes) -> torch.Tensor | None:
+        return self.tensors.get(root)
+
+    def index_tensors(self) -> None:
+        for step in self.steps:
+            for op in step.ops:
+                for roots, ts in ((op.record.input_roots, op.inputs), (op.record.output_roots, op.outputs)):
+                    for root, t in zip(roots, ts):
+                        self.tensors.setdefault(root, t)
+
+
+def execute(ckpt: Mapping[str, torch.Tensor], batch: Batch, hparams: StepConfig, steps: int = 1) -> Execution:
+    """Run `steps` RepOps steps from checkpoint tensors `ckpt` on `batch` (the SAPO update's
+    PPO epochs are its steps), keeping every op's tensors. Synchronous torch work."""
+    if steps < 1:
+        raise VerdeError("bad_claim", f"a claim has at least one step, not {steps}")
+    model = Policy(hparams.model)
+    optimizer = make_optimizer(model, hparams)
+    load_state(model, optimizer, dict(ckpt))
+    if hparams.objective == "sapo" and batch.old_logp is None:
+        batch = batch.with_logps(sampling_logps(model, batch), batch.ref_logp)
+    traces = []
+    for _ in range(steps):
+        result = train_step(model, optimizer, batch, objective=Objective.of(hparams),
+                            micro_batches=hparams.micro_batches, keep_tensors=True)
+        tracer = result.tracer
+        ops = []
+        for i, rec in enumerate(tracer.records):
+            opening = tracer.open(i)
+            ops.append(OpData(rec, opening.inputs, opening.outputs, opening.attrs))
+        traces.append(StepTrace(result.ckpt_before, result.ckpt_after, ops))
+    execution = Execution(traces)
+    execution.index_tensors()
+    return execution
+
+
+def element_opening(tensor: torch.Tensor, flat_index: int) -> tuple:
+    """op_step.Opening (header, chunk, siblings) of one element."""
+    proof = merkle.prove_element(tensor, flat_index)
+    return (proof.header, proof.chunk_bytes, list(proof.siblings))
+
+
+def head(tensor: torch.Tensor) -> tuple:
+    """op_step.Head (header, chunk tree root) of a tensor."""
+    arr = merkle.canonical_array(tensor)
+    return (merkle.header(tensor), merkle.tree_root_concat(merkle.chunk_leaves(arr)))
+
+
+def bits(tensor: torch.Tensor) -> torch.Tensor:
+    """The canonical binary32 bit patterns of a float32 tensor (NaN as 0x7fc00000), flat."""
+    flat = tensor.detach().contiguous().reshape(-1).to(torch.float32)
+    out = flat.view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    return torch.where(torch.isnan(flat), torch.full_like(out, 0x7FC00000), out)
+
+
+__all__ = ["Execution", "OpData", "StepTrace", "bits", "element_opening", "execute", "head"]
