@@ -215,7 +215,11 @@ class Claimant(_Player):
             record.op = lo
             base = trace.ckpt_before
             acc = trace.acc_root(lo)
-            await self._send(record, "open_op", fns.open_op(gid, _record_tuple(op), base, acc, trace.acc_path(lo)))
+            try:
+                await self._send(record, "open_op", fns.open_op(gid, _record_tuple(op), base, acc, trace.acc_path(lo)))
+            except ProtocolError as exc:
+                # our own disputed hash is not an append of our record (a lie we cannot back)
+                record.notes.append(f"cannot open op {lo} ({exc.reason.value}): waiting")
             return record
         if record.phase is Phase.ELEMENT:
             if record.slot is None:

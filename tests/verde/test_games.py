@@ -26,8 +26,6 @@ async def _play(env, claimant_exec, challenger_exec, *, fetch=None, max_rounds=6
         b = await challenger.step(game_id)
         if a.done and b.done:
             return claim, a, b
-        if not a.moves_pending if hasattr(a, "moves_pending") else False:
-            pass
         # a silent side: let its clock run out so the other can call timeout
         view = await env.alice.game.game(game_id)
         if view.status == "open" and any("waiting" in n for n in a.notes[-1:]):
@@ -54,3 +52,47 @@ async def test_corrupt_element_claimant_is_slashed(env, honest, kind):
     assert after["staked"] == before["staked"] - env.params.min_stake
     assert (await env.alice.ledger.record(claim.leaf())).status == "rejected"
     assert a.gas + b.gas < 3_000_000, (a.gas, b.gas)
+
+
+@pytest.mark.slow
+async def test_adamw_moment_corrupted(env, honest):
+    j = _op_index(honest, "adamw")
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, slot=2, element=0)
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome, b.slot) == ("lost", "won", 2)
+
+
+@pytest.mark.slow
+async def test_wrong_op_claimant_is_slashed(env, honest):
+    j = _op_index(honest, "matmul")
+    lying = lie(honest, Fault.WRONG_OP, op=j)
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome, b.op, b.element) == ("lost", "won", j, 0)
+
+
+@pytest.mark.slow
+async def test_wrong_checkpoint_after_loses_by_the_clock(env, honest):
+    lying = lie(honest, Fault.WRONG_CKPT_AFTER)
+    assert not check_claim(_claim(env.alice, lying), honest).matches
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome) == ("lost", "won")
+    assert any("assembly" in n for n in a.notes)
+
+
+@pytest.mark.slow
+async def test_lying_reveal_loses_by_the_clock(env, honest):
+    lying = lie(honest, Fault.LYING_REVEAL, position=18)
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome) == ("lost", "won")
+    assert any("cannot open op 17" in n for n in a.notes)
+
+
+async def test_cheating_challenger_loses_its_bond(env, honest):
+    j = _op_index(honest, "relu")
+    lying_challenger = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=3)
+    bob_before = await env.bob.token.balance_of(env.bob.address)
+    claim, a, b = await _play(env, honest, lying_challenger, fetch=honest.tensor)
+    assert (a.outcome, b.outcome) == ("won", "lost")
+    assert await env.bob.token.balance_of(env.bob.address) == bob_before - env.params.bond
+    record = await env.alice.ledger.record(claim.leaf())
+    assert record.status == "posted" and record.open_games == 0
