@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from repops import primitives as P
 from repops.errors import RepOpsError
 from repops.ops import autograd as A
 
@@ -26,7 +27,7 @@ def _check(x: torch.Tensor, name: str = "input") -> torch.Tensor:
 def _operand(x: torch.Tensor, other: torch.Tensor | float) -> torch.Tensor:
     if isinstance(other, torch.Tensor):
         return _check(other, "operand")
-    return torch.tensor(float(other), dtype=F32, device=x.device)
+    return P.scalar(float(other), F32, x.device)
 
 
 def add(a: torch.Tensor, b: torch.Tensor | float) -> torch.Tensor:

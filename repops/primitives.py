@@ -26,6 +26,8 @@ reduction (sum, matmul) whose result depends on the order of additions.
 
 from __future__ import annotations
 
+import struct
+
 import torch
 
 # Bit-exactness: torch's elementwise + - * / on float32/float64 are single IEEE instructions per
@@ -55,10 +57,27 @@ def _tensors(a: Operand, b: Operand) -> tuple[torch.Tensor, torch.Tensor]:
     3.0 / x differ from IEEE division), and on CUDA `tensor / cpu_scalar` as a multiply by
     the scalar's reciprocal. A same-device tensor operand takes the plain IEEE kernel."""
     if not isinstance(a, torch.Tensor):
-        a = torch.tensor(a, dtype=b.dtype, device=b.device)
+        a = scalar(a, b.dtype, b.device)
     if not isinstance(b, torch.Tensor):
-        b = torch.tensor(b, dtype=a.dtype, device=a.device)
+        b = scalar(b, a.dtype, a.device)
     return a, b
+
+
+_SCALARS: dict[tuple, torch.Tensor] = {}
+
+
+def scalar(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A 0-dim tensor holding `value` rounded to `dtype`, cached: the programs use a few dozen
+    constants thousands of times per step, and creating a tensor costs microseconds. Keyed by
+    the binary64 bits (so -0.0 and +0.0, and NaNs, are told apart). Never written to: every
+    primitive returns a new tensor, and callers use these only as operands."""
+    key = (struct.pack("<d", value), dtype, device)
+    t = _SCALARS.get(key)
+    if t is None:
+        if len(_SCALARS) > 4096:  # bounded: a stream of distinct values cannot grow it
+            _SCALARS.clear()
+        t = _SCALARS[key] = torch.tensor(value, dtype=dtype, device=device)
+    return t
 
 
 def add(a: Operand, b: Operand) -> torch.Tensor:
@@ -105,20 +124,32 @@ def isnan(a: torch.Tensor) -> torch.Tensor:
     return a != a
 
 
+_BITS = {torch.float32: torch.int32, torch.float64: torch.int64}
+
+
 def where(cond: torch.Tensor, a: torch.Tensor | float, b: torch.Tensor | float) -> torch.Tensor:
-    return torch.where(cond, a, b)  # a select: copies bits, computes nothing
+    """A select: copies the bits of a where cond, else of b, computes nothing.
+
+    Float tensors of one dtype take an integer form, b ^ ((a ^ b) * cond) on their bits
+    (cond as 0/1; integer xor and multiply are exact), which copies exactly the same bits as
+    torch.where and measured 5x faster on CPU (torch.where's float kernel: ~3.5 ns/element)."""
+    if (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
+            and a.dtype in _BITS and cond.dtype == torch.bool):
+        ai, bi = a.view(_BITS[a.dtype]), b.view(_BITS[a.dtype])
+        return torch.mul(torch.bitwise_xor(ai, bi), cond).bitwise_xor_(bi).view(a.dtype)
+    return torch.where(cond, a, b)
 
 
 def maximum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """NaN if either is NaN, else a if a > b else b (see the module docstring for zeros)."""
-    out = torch.where(a > b, a, b)
-    return torch.where(isnan(a) | isnan(b), torch.full_like(out, float("nan")), out)
+    out = where(a > b, a, b)
+    return where(isnan(a) | isnan(b), scalar(float("nan"), out.dtype, out.device), out)
 
 
 def minimum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """NaN if either is NaN, else a if a < b else b."""
-    out = torch.where(a < b, a, b)
-    return torch.where(isnan(a) | isnan(b), torch.full_like(out, float("nan")), out)
+    out = where(a < b, a, b)
+    return where(isnan(a) | isnan(b), scalar(float("nan"), out.dtype, out.device), out)
 
 
 def sqrt(x: torch.Tensor) -> torch.Tensor:
@@ -134,18 +165,20 @@ def sqrt(x: torch.Tensor) -> torch.Tensor:
     """
     xd = x.to(F64)
     pos = (x > 0) & (x < float("inf"))
-    safe = torch.where(pos, xd, torch.ones_like(xd))
+    safe = where(pos, xd, scalar(1.0, F64, x.device))
     y0 = torch.sqrt(safe).to(F32)  # estimate only; repaired below by exact tests
     bits = y0.view(I32)
-    up = (bits + 1).view(F32).to(F64)
-    down = (bits - 1).view(F32).to(F64)
+    up = (bits + 1).view(F32)
+    down = (bits - 1).view(F32)
     y0d = y0.to(F64)
-    m_hi = (y0d + up) * 0.5
-    m_lo = (y0d + down) * 0.5
-    y = torch.where(safe > m_hi * m_hi, up, torch.where(safe < m_lo * m_lo, down, y0d)).to(F32)
+    m_hi = (y0d + up.to(F64)).mul_(0.5)
+    m_lo = (y0d + down.to(F64)).mul_(0.5)
+    # binary32 selects (the three candidates are binary32 values): the same bits as selecting
+    # among their binary64 widenings and narrowing
+    y = where(safe > m_hi.mul_(m_hi), up, where(safe < m_lo.mul_(m_lo), down, y0))
     # specials: +-0 -> +-0, +inf -> +inf, negative or NaN -> NaN
-    y = torch.where(pos, y, x)
-    return torch.where(x < 0, torch.full_like(y, float("nan")), y)
+    y = where(pos, y, x)
+    return where(x < 0, scalar(float("nan"), F32, x.device), y)
 
 
 def widen(x: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ class Binary(torch.autograd.Function):
             gb = P.neg(P.mul(ga, y))
         else:  # maximum / minimum: the gradient follows the operand the select took
             took_a = (a > b) if op == "maximum" else (a < b)
-            zero = torch.zeros((), dtype=g.dtype, device=g.device)
+            zero = P.scalar(0.0, g.dtype, g.device)
             ga, gb = P.where(took_a, g, zero), P.where(took_a, zero, g)
         ga = K.sum_to_shape(ga, a.shape)
         gb = K.sum_to_shape(gb, b.shape)
@@ -68,7 +68,7 @@ class Unary(torch.autograd.Function):
         if op == "gelu":  # keep the binary64 exp of the forward for the backward
             y, ctx.gelu_q = K.gelu_with_q(x)
         elif op == "relu":  # maximum(x, +0): NaN -> NaN, -0 -> +0
-            y = P.maximum(x, torch.zeros((), dtype=x.dtype, device=x.device))
+            y = K.relu(x)
         else:
             y = P.neg(x) if op == "neg" else getattr(K, op)(x)
         trace.record(op, (x,), (y,))
@@ -90,7 +90,7 @@ class Unary(torch.autograd.Function):
             gx = P.mul(g, K.gelu_grad_from_q(x, ctx.gelu_q))
             ctx.gelu_q = None
         elif op == "relu":
-            gx = P.where(x > 0, g, torch.zeros((), dtype=g.dtype, device=g.device))
+            gx = P.where(x > 0, g, P.scalar(0.0, g.dtype, g.device))
         else:
             gx = P.neg(g)
         trace.record(op + ".backward", (g, x, y), (gx,))
@@ -180,7 +180,8 @@ class Linear(torch.autograd.Function):
 
 class Embedding(torch.autograd.Function):
     """y = weight[idx] (a copy). Backward: gW = matmul(onehot(idx)^T, g_rows), so a row used
-    by several tokens sums their gradients by the matmul's exact program."""
+    by several tokens sums their gradients by the matmul's exact program (computed as an
+    exact binary64 index_add of the grid values: kernels.onehot_matmul)."""
 
     @staticmethod
     def forward(ctx, idx: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -193,9 +194,7 @@ class Embedding(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         (idx,) = ctx.saved_tensors
-        flat = idx.reshape(-1)
-        onehot_t = (torch.arange(ctx.num, device=g.device)[:, None] == flat[None, :]).to(g.dtype)
-        gw = K.matmul(onehot_t, g.reshape(-1, g.shape[-1]))
+        gw = K.onehot_matmul(idx.reshape(-1), ctx.num, g.reshape(-1, g.shape[-1]))
         trace.record("embedding.backward", (g, idx), (gw,), {"num": ctx.num})
         return None, gw
 
@@ -332,7 +331,7 @@ class MaskedFill(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, mask: torch.Tensor, value: float) -> torch.Tensor:
-        y = P.where(mask, torch.tensor(value, dtype=x.dtype, device=x.device), x)
+        y = P.where(mask, P.scalar(value, x.dtype, x.device), x)
         trace.record("masked_fill", (x, mask), (y,), {"value": float(value)})
         ctx.save_for_backward(mask)
         return y
@@ -340,7 +339,7 @@ class MaskedFill(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         (mask,) = ctx.saved_tensors
-        gx = P.where(mask, torch.zeros_like(g), g)
+        gx = P.where(mask, P.scalar(0.0, g.dtype, g.device), g)
         trace.record("masked_fill.backward", (g, mask), (gx,))
         return gx, None, None
 
@@ -360,7 +359,7 @@ class Where(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         (cond,) = ctx.saved_tensors
-        zero = torch.zeros((), dtype=g.dtype, device=g.device)
+        zero = P.scalar(0.0, g.dtype, g.device)
         ga = K.sum_to_shape(P.where(cond, g, zero), ctx.shapes[0])
         gb = K.sum_to_shape(P.where(cond, zero, g), ctx.shapes[1])
         trace.record("where.backward", (g, cond), (ga, gb))

@@ -85,16 +85,69 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         return torch.zeros(shape, dtype=a.dtype, device=a.device)
     s = matmul_slice_bits(k)
+    a_max = _line_absmax(a, -1)
+    b_max = _line_absmax(b, -2)
+    # One host-side check (two tiny reductions) spares the NaN-penalty tensors and their two
+    # passes over the output in the usual case where every line is finite. amax propagates
+    # NaN, so a line holding an inf or NaN shows as a non-finite maximum.
+    finite = math.isfinite(float(a_max.max())) and math.isfinite(float(b_max.max())) if a.numel() and b.numel() else True
+    if finite:
+        # torch.matmul on float64 values that are integers times 2**(E-s) and 2**(F-s): every
+        # product and partial sum of one output is an integer multiple of 2**(E+F-2s) below
+        # 2**(53+E+F-2s), so it is exact: any summation order, blocking or FMA gives S exactly.
+        acc = torch.matmul(_to_grid_finite(a, a_max, s), _to_grid_finite(b, b_max, s))
+        return P.narrow(acc).add_(0.0)  # one rounding; + 0.0 maps a -0 to +0
     a_grid, pen_row = _to_grid(a, -1, s)
     b_grid, pen_col = _to_grid(b, -2, s)
-    # torch.matmul on float64 values that are integers times 2**(E-s) and 2**(F-s): every
-    # product and partial sum of one output is an integer multiple of 2**(E+F-2s) below
-    # 2**(53+E+F-2s), so it is exact: any summation order, blocking or FMA gives S exactly.
     acc = torch.matmul(a_grid, b_grid)
     # narrow rounds once; adding the +0 / NaN penalties maps -0 to +0 and poisons bad lines.
-    y = P.narrow(acc)
-    return y.add_(pen_row).add_(pen_col) if y.shape == torch.broadcast_shapes(y.shape, pen_row.shape, pen_col.shape) \
-        else P.add(P.add(y, pen_row), pen_col)
+    return P.add(P.add(P.narrow(acc), pen_row), pen_col)
+
+
+def onehot_matmul(idx: torch.Tensor, num: int, g: torch.Tensor) -> torch.Tensor:
+    """matmul(onehot(idx)^T, g) for int64 idx (N,) in [0, num) and g (N, C): the embedding
+    gradient, the same bits as that matmul without its (num, N) operand or its GEMM.
+
+    Why it is the same: a one-hot row's maximum is 1 (E = 1), so A_k = 2**(s-1) where
+    idx[k] = v, else 0, and S * 2**(1+F-2s) = sum over {k : idx[k] = v} of
+    round_half_even(g[k, j] * 2**(s-F)) * 2**(F-s): a sum of grid values, integers times
+    2**(F-s) below 2**(53+F-s) in magnitude, which binary64 index_add_ computes exactly in
+    any order (on CUDA its atomics too). A row v no index hits stays +0. A column of g with
+    an inf or NaN takes the matmul itself (its result is NaN in every row)."""
+    n, c = g.shape
+    if n == 0:
+        return torch.zeros(num, c, dtype=g.dtype, device=g.device)
+    g_max = _line_absmax(g, -2)
+    if not math.isfinite(float(g_max.max())):
+        onehot_t = (torch.arange(num, device=g.device)[:, None] == idx[None, :]).to(g.dtype)
+        return matmul(onehot_t, g)
+    grid = _to_grid_finite(g, g_max, matmul_slice_bits(n))
+    acc = torch.zeros(num, c, dtype=torch.float64, device=g.device).index_add_(0, idx, grid)
+    return P.narrow(acc).add_(0.0)
+
+
+def _line_absmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """max |x| along `dim` (keepdim), binary32: exact in any order; NaN propagates."""
+    return torch.amax(x.abs(), dim=dim, keepdim=True) if x.numel() else x.abs().sum(dim, keepdim=True)
+
+
+# Rounding constant for the grid 2**(E-s), assembled from the bits of the line maximum m
+# widened to binary64: exponent field f (2**(f-1023) <= m < 2**(f-1022), E = f - 1022) plus
+# 53 - s gives the field of 2**(52+E-s); the significand bit 51 makes it 1.5 * that. After
+# masking the exponent field the low bits are zero, so adding bit 51 equals or-ing it in.
+_EXP_FIELD = 0x7FF << 52
+
+
+def _to_grid_finite(x: torch.Tensor, absmax: torch.Tensor, s: int) -> torch.Tensor:
+    """_to_grid for lines known to be finite (no penalty): widen(x) + c - c, in place on the
+    fresh binary64 copy (a mixed float32 + float64 add would skip a pass but takes torch's
+    slow casting loop: 15x slower at 256K elements)."""
+    bits = P.widen(absmax).view(torch.int64)
+    c = (bits & _EXP_FIELD).add_(((53 - s) << 52) + (1 << 51)).view(torch.float64)
+    # Row-major grids whatever x's strides (a transposed weight, a head view): MKL's dgemm
+    # measured 17% faster over the policy step's 41 matmuls than with transposed operands.
+    x64 = x.to(torch.float64, memory_format=torch.contiguous_format)  # widen: exact
+    return x64.add_(c).sub_(c)
 
 
 def _to_grid(x: torch.Tensor, dim: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,17 +205,26 @@ def exp64(x: torch.Tensor) -> torch.Tensor:
       return (EXP_TABLE[j] * p) * 2**m
     Relative error < 2**-39 (truncation r^5/120 plus roundings), so the binary32 result is
     within 0.5 + 2**-15 ulp. In-place ops on fresh buffers: the same IEEE operations in the
-    same order, without an allocation per step."""
+    same order, without an allocation per step.
+
+    The last two multiplies are done as p * (EXP_TABLE[j] * 2**m), the scale assembled as
+    integers (EXP_TABLE[j]'s bits plus m in the exponent field): the same bits, because
+    scaling by 2**m is exact here (|m| <= 1010 keeps T * 2**m and the result normal), so
+    round(T * p) * 2**m = round(p * (T * 2**m)). NaN: any int64 that k converts to indexes
+    the table in range (& 31), and NaN times any scale is NaN."""
     xc = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
     k = P.mul(xc, EXP_INV_L).add_(ROUND_C).sub_(ROUND_C)
-    r = xc.sub_(P.mul(k, EXP_L_HI)).sub_(P.mul(k, EXP_L_LO))
-    ki = k.to(torch.int32)  # |k| <= 700 * 32 / ln 2 < 2**15
-    table = _exp_table(x.device)
+    t = P.mul(k, EXP_L_HI)
+    r = xc.sub_(t).sub_(torch.mul(k, EXP_L_LO, out=t))  # t reused: k * EXP_L_LO
+    ki = k.to(torch.int64)  # |k| <= 700 * 32 / ln 2 < 2**15
+    j = ki & 31
+    scale = _exp_table_bits(x.device).index_select(0, j.reshape(-1)).view(ki.shape)
+    scale.add_(ki.sub_(j).bitwise_left_shift_(47))  # + (32 m) << 47 = m << 52: times 2**m
     p = P.mul(r, EXP_POLY[0])
     for c in EXP_POLY[1:-1]:
         p.add_(c).mul_(r)
     p.add_(EXP_POLY[-1])
-    return p.mul_(table.index_select(0, (ki & 31).reshape(-1)).view(ki.shape)).mul_(P.pow2(ki >> 5))
+    return p.mul_(scale.view(torch.float64))
 
 
 CHUNK = 1 << 15
@@ -198,16 +260,17 @@ def _chunked(program):
 
 def _const(value: float, like: torch.Tensor) -> torch.Tensor:
     """A 0-dim tensor for torch.where's other branch (no full-size allocation)."""
-    return torch.tensor(value, dtype=like.dtype, device=like.device)
+    return P.scalar(value, like.dtype, like.device)
 
 
 _EXP_TABLES: dict[torch.device, torch.Tensor] = {}
 
 
-def _exp_table(device: torch.device) -> torch.Tensor:
+def _exp_table_bits(device: torch.device) -> torch.Tensor:
+    """EXP_TABLE's binary64 bits as int64, one copy per device."""
     t = _EXP_TABLES.get(device)
     if t is None:
-        t = _EXP_TABLES[device] = torch.tensor(EXP_TABLE, dtype=torch.float64, device=device)
+        t = _EXP_TABLES[device] = torch.tensor(EXP_TABLE, dtype=torch.float64, device=device).view(torch.int64)
     return t
 
 
@@ -334,6 +397,12 @@ def gelu_grad_from_q(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     d = P.narrow(w.mul_(xd).mul_(du).add_(sig))
     d = P.where(x == INF, _const(1.0, d), P.where(x == -INF, _const(0.0, d), d))
     return P.where(nan, x, d)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """maximum(x, +0) as one select: where(x <= 0, +0, x). The same bits: NaN <= 0 is false
+    (NaN stays), -0 <= 0 is true (-0 becomes +0, as maximum(-0, +0) = +0)."""
+    return P.where(x <= 0, _const(0.0, x), x)  # integer bit select (primitives.where)
 
 
 # ------------------------------------------------------------------------- normalisations

@@ -149,3 +149,15 @@ def test_adamw_matches_reference(g, step, hp):
     assert R.same_bits(st_["w.exp_avg"].numpy(), m)
     assert R.same_bits(st_["w.exp_avg_sq"].numpy(), v)
     assert int(st_["step"]) == step and st_["step"].dtype == torch.int64
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 7), st.integers(1, 40), st.integers(1, 5), st.data())
+def test_embedding_gradient_is_the_onehot_matmul(num, n, c, data):
+    """kernels.onehot_matmul (exact binary64 index_add of grid values) gives the bits of the
+    specified matmul(onehot(idx)^T, g), infs and NaNs included."""
+    idx = np.array(data.draw(st.lists(st.integers(0, num - 1), min_size=n, max_size=n)), np.int64)
+    g = data.draw(hnp.arrays(np.float32, (n, c), elements=st.one_of(wide, moderate) if data.draw(st.booleans()) else extreme))
+    onehot_t = (np.arange(num)[:, None] == idx[None, :]).astype(np.float32)
+    got = K.onehot_matmul(torch.from_numpy(idx), num, t(g)).numpy()
+    assert R.same_bits(got, R.matmul(onehot_t, g))
