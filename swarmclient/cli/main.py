@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "swarmclient.cli.identity_cmd",
     "swarmclient.cli.chain_cmd",
     "swarmclient.cli.peer_cmd",
+    "swarmclient.cli.join_cmd",
     "swarmclient.cli.devnet_cmd",
     "swarmclient.cli.top_cmd",
     "swarmclient.cli.experiment_cmd",
