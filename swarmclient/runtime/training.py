@@ -80,7 +80,8 @@ class Training:
         self.durable = durable  # runtime.durable.DurableState, or None (no state kept)
         self.learner: SapoLearner | None = None
         self.loop: RoundLoop | None = None
-        self.records: list[UpdateRecord] = []
+        self.records: list[UpdateRecord] = []  # the last 256 updates (dashboard)
+        self.rounds_done = 0  # updates completed by this process (gc cadence)
         self.resumed_from: dict[str, Any] | None = None  # what `prepare` resumed (for the snapshot)
         self.state_error: SwarmError | None = None
         self._publish_claim: Callable[[Any], Awaitable[Any]] | None = None
@@ -186,9 +187,10 @@ class Training:
             raise self.state_error
         if record is not None:
             self.records = (self.records + [record])[-256:]
+            self.rounds_done += 1
         elif journal is not None:
             await journal.failed(r, self.loop.stats().last_error or "update failed")
-        if self.durable is not None and self.durable.gc_due(len(self.records)):
+        if self.durable is not None and record is not None and self.durable.gc_due(self.rounds_done):
             await trio.to_thread.run_sync(lambda: self.durable.store.gc(self.durable.db))
 
     async def _commit_then_publish(self, claim: Any) -> None:
