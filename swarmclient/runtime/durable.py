@@ -23,6 +23,9 @@ from swarmclient.state import CheckpointStore, PeerRow, ResumePoint, RoundJourna
 
 LOCK_NAME = "peer.lock"
 GC_EVERY_ROUNDS = 8
+# Claims never sent to a chain keep their checkpoints this many rounds (CheckpointStore.gc):
+# a peer without a chain must not fill its disk (~400 KB per round with the tiny profile).
+PREPARED_WINDOW = 512
 PEERS_EVERY_S = 10.0
 
 
@@ -116,5 +119,9 @@ class DurableState:
     def gc_due(self, rounds_done: int) -> bool:
         return rounds_done > 0 and rounds_done % GC_EVERY_ROUNDS == 0
 
+    def gc(self) -> Any:
+        """Delete checkpoints nothing needs any more (blocking: run it in a thread)."""
+        return self.store.gc(self.db, prepared_window=PREPARED_WINDOW)
 
-__all__ = ["DurableState", "HomeLock", "LOCK_NAME"]
+
+__all__ = ["DurableState", "HomeLock", "LOCK_NAME", "PREPARED_WINDOW"]

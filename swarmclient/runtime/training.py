@@ -191,7 +191,7 @@ class Training:
         elif journal is not None:
             await journal.failed(r, self.loop.stats().last_error or "update failed")
         if self.durable is not None and record is not None and self.durable.gc_due(self.rounds_done):
-            await trio.to_thread.run_sync(lambda: self.durable.store.gc(self.durable.db))
+            await trio.to_thread.run_sync(self.durable.gc)
 
     async def _commit_then_publish(self, claim: Any) -> None:
         """The RoundLoop's claim publisher: durable first (checkpoint, round done, claim

@@ -26,7 +26,7 @@ from repops import checkpoint as ckpt
 from repops.errors import RepOpsError
 from swarmclient.errors import SwarmError
 from swarmclient.state.integrity import fsync_dir
-from swarmclient.state.records import RoundPhase
+from swarmclient.state.records import ClaimStatus, RoundPhase
 
 MANIFEST_FORMAT = "swarm-ckpt-manifest/1"
 MANIFEST_SUFFIX = ".json"
@@ -192,10 +192,20 @@ class CheckpointStore:
         last = db.last_completed_round()
         return last.ckpt_after if last is not None else db.initial_checkpoint()
 
-    def referenced(self, db, keep_last: int) -> set[bytes]:
+    def referenced(self, db, keep_last: int, prepared_window: int | None = None) -> set[bytes]:
         """Checkpoints gc must keep: the last `keep_last` completed rounds (before and after),
-        the initial one, rounds in progress, every unsettled claim, every open game."""
+        the initial one, rounds in progress, every unsettled claim, every open game.
+
+        `prepared_window` bounds the disk of a peer that never sends its claims to a chain:
+        a claim still `prepared` (never submitted) more than that many rounds before the last
+        completed round keeps its row but no longer its checkpoints. Only a posted claim can be
+        challenged, so nothing a game needs is lost; a poster must not post such an old claim
+        later (`store.has(claim.ckpt_after)` says whether it still can)."""
         keep: set[bytes] = set()
+        last_done = db.last_completed_round()
+        horizon = None
+        if prepared_window is not None and last_done is not None:
+            horizon = last_done.round - prepared_window
         initial = db.initial_checkpoint()
         if initial:
             keep.add(initial)
@@ -204,6 +214,8 @@ class CheckpointStore:
         for r in db.rounds(limit=16, phase=RoundPhase.STARTED):
             keep.add(r.ckpt_before)
         for c in db.unsettled_claims():
+            if horizon is not None and c.status is ClaimStatus.PREPARED and c.round < horizon:
+                continue
             keep.update((c.ckpt_before, c.ckpt_after))
         for g in db.open_games():
             claim = db.claim(g.claim_digest)
@@ -215,10 +227,10 @@ class CheckpointStore:
             keep.add(latest)
         return keep
 
-    def gc(self, db, *, keep_last: int = 3, tmp_grace_s: float = 600.0) -> GcReport:
+    def gc(self, db, *, keep_last: int = 3, tmp_grace_s: float = 600.0, prepared_window: int | None = None) -> GcReport:
         """Delete checkpoints nobody needs (see `referenced`), and temporary files and manifests
         without a checkpoint older than `tmp_grace_s` (left by a crash mid-save)."""
-        keep = self.referenced(db, keep_last)
+        keep = self.referenced(db, keep_last, prepared_window)
         removed = []
         for h in self.hashes():
             if h in keep:

@@ -115,3 +115,25 @@ def test_gc_keeps_recent_unsettled_and_disputed_checkpoints(tmp_path, store):
         assert all(store.manifest_path(h).exists() for h in kept)
         for h in kept:
             store.verify(h)
+
+
+def test_gc_prepared_window_bounds_the_disk_of_claims_never_sent(tmp_path, store):
+    """A peer without a chain never settles its claims: past `prepared_window` rounds their
+    checkpoints go (the rows stay); a claim that reached the chain keeps its checkpoints."""
+    with StateDB.open(tmp_path / "state.sqlite") as db:
+        hashes = [store.save(tensors_at(s)) for s in range(9)]
+        db.set_initial_checkpoint(hashes[0])
+        claims = []
+        for r in range(8):
+            db.begin_round(r, hashes[r])
+            claims.append(claim_for(r, hashes[r], hashes[r + 1]))
+            db.complete_round(r, RoundResult(hashes[r + 1]), claims[-1])
+        db.set_claim_status(claims[1].digest(), ClaimStatus.POSTED)  # on chain: may be challenged
+        everything = set(store.hashes())
+        assert store.gc(db, keep_last=1).removed == ()  # unbounded: every prepared claim pins its files
+        report = store.gc(db, keep_last=1, prepared_window=3)
+        kept = set(store.hashes())
+        # initial; the posted claim of round 1 (1, 2); prepared claims of rounds >= 7 - 3 = 4 (4..8).
+        assert kept == {hashes[0], hashes[1], hashes[2], *hashes[4:9]}
+        assert set(report.removed) == {h.hex() for h in everything - kept}
+        assert len(db.claims(limit=100)) == 8  # rows are never deleted
