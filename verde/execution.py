@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import torch
 
-from protocol.chain.commit import ACC_DEPTH, ZERO, ZERO_SUBTREES, acc_hash, root_from_path, sha256
+from protocol.chain.commit import ZERO, acc_hash, acc_path, root_from_path
 from repops import merkle
 from repops.model import Policy
 from repops.step import Batch, Objective, StepConfig, load_state, make_optimizer, sampling_logps, state_tensors, train_step
@@ -41,35 +41,18 @@ class StepTrace:
     ckpt_before: bytes
     ckpt_after: bytes
     ops: list[OpData]
-    _levels: list[list[bytes]] | None = field(default=None, repr=False)
+    _levels: list[list[bytes]] | None = field(default=None, repr=False)  # cached record hashes
 
     @property
     def length(self) -> int:
         """Transitions of level 2: one per op, then the checkpoint assembly."""
         return len(self.ops) + 1
 
-    def _tree(self) -> list[list[bytes]]:
-        if self._levels is None:
-            level = [op.hash for op in self.ops]
-            levels = [level]
-            while len(level) > 1:
-                if len(level) % 2:
-                    level = level + [ZERO]
-                level = [sha256(b"\x01", level[i], level[i + 1]) for i in range(0, len(level), 2)]
-                levels.append(level)
-            self._levels = levels
-        return self._levels
-
     def acc_path(self, i: int) -> list[bytes]:
         """Siblings of leaf i in the accumulator of the first i records (all later leaves ZERO)."""
-        levels = self._tree()
-        path = []
-        for t in range(ACC_DEPTH):
-            if (i >> t) & 1:
-                path.append(levels[t][(i >> t) ^ 1])
-            else:
-                path.append(ZERO_SUBTREES[t])
-        return path
+        if self._levels is None:
+            self._levels = [[op.hash for op in self.ops]]
+        return acc_path(self._levels[0], i)
 
     def acc_root(self, i: int) -> bytes:
         return root_from_path(ZERO, i, self.acc_path(i))

@@ -1,26 +1,15 @@
 """Install the one-step machine (OpStep.vy) on a Game that has none yet.
 
 Game pins OpStep's code by hash, so any account may deploy and install it, once; the first
-player that needs it does (docs/verde.md). The compiled artifact is cached per process.
+player that needs it does (docs/verde.md; protocol.chain.scalar_trace.install_op_step).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import trio
 from web3 import Web3
 
-from protocol.chain.artifacts import Artifact, compile_source
 from protocol.chain.client import ChainClient
-from protocol.errors import ProtocolError
-
-ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@lru_cache(maxsize=1)
-def op_step_artifact() -> Artifact:
-    return compile_source("OpStep.vy")
+from protocol.chain.scalar_trace import install_op_step
 
 
 def op_step_codehash() -> bytes:
@@ -38,23 +27,7 @@ def op_step_codehash() -> bytes:
 
 async def ensure_stepper(client: ChainClient) -> str:
     """The installed OpStep's address, deploying and installing it first if needed."""
-    game = client.game.contract
-    current = await trio.to_thread.run_sync(game.functions.stepper().call)
-    if current != ZERO_ADDRESS:
-        return current
-    art = await trio.to_thread.run_sync(op_step_artifact)
-    ctor = client.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor()
-    deployed = await client.worker.transact("deploy OpStep", ctor)
-    address = Web3.to_checksum_address(deployed.contract_address)
-    try:
-        await client.worker.transact("Game.set_stepper", game.functions.set_stepper(address))
-    except ProtocolError:
-        # someone else installed one meanwhile: theirs is the same pinned code
-        current = await trio.to_thread.run_sync(game.functions.stepper().call)
-        if current == ZERO_ADDRESS:
-            raise
-        return current
-    return address
+    return await install_op_step(client)
 
 
-__all__ = ["ensure_stepper", "op_step_artifact", "op_step_codehash"]
+__all__ = ["ensure_stepper", "op_step_codehash"]

@@ -222,3 +222,20 @@ def op_state_hash(ctx: bytes, pc: int, regs: tuple[int, int, int, int]) -> bytes
 
 def op_final_hash(ctx: bytes, value: int) -> bytes:
     return sha256(b"\x33", ctx, struct.pack(">I", value))
+
+
+def acc_path(record_hashes: list[bytes], i: int) -> list[bytes]:
+    """Siblings of leaf i in the level-2 accumulator of the first i records (later leaves ZERO):
+    left siblings are complete subtrees of records before i, right ones are all-ZERO subtrees."""
+    levels = [list(record_hashes)]
+    while len(levels[-1]) > 1:
+        level = levels[-1] + ([ZERO] if len(levels[-1]) % 2 else [])
+        levels.append([sha256(b"\x01", level[j], level[j + 1]) for j in range(0, len(level), 2)])
+    return [levels[t][(i >> t) ^ 1] if (i >> t) & 1 else ZERO_SUBTREES[t] for t in range(ACC_DEPTH)]
+
+
+def trace_record_hash(index: int, op: str, inputs: list[bytes], outputs: list[bytes], attrs_digest: bytes = ZERO) -> bytes:
+    """A trace record's hash (docs/commitments.md, tag 0x03; little-endian index)."""
+    name = op.encode("ascii")
+    return sha256(b"\x03", index.to_bytes(8, "little"), bytes([len(name)]), name, bytes([len(inputs)]), *inputs,
+                  bytes([len(outputs)]), *outputs, attrs_digest)

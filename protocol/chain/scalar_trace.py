@@ -1,164 +1,157 @@
-"""A scalar program, its state sequence and the game moves derived from it.
+"""A synthetic step for playing real Verde games without RepOps, and OpStep's installation.
 
-Used by the selftest, the tests and the gas benchmark to play real games; the Verde client
-will produce the same shapes from RepOps traces. A `ScalarTrace` holds the two-register
-machine's states S_0..S_n (modules/scalar_step.vy); `levels` fixes how the game's levels
-refine it: level k's position p is state `base + p * spacing[k]`, so level 1 has n /
-spacing[0] steps and each descent divides the spacing.
+protocol/ cannot import repops or verde, yet the selftest, the chain tests and the gas
+benchmark need whole games. `SyntheticStep` is a step of `n` elementwise binary32 `add` ops
+over small float32 tensors, with its trace records, level-2 hashes (the accumulator of
+docs/verde.md) and level-3 programs (one instruction each), built only from
+protocol.chain.commit. `corrupt=(op, element)` makes the lying version: that op's output
+element gets its top mantissa bit flipped. The Verde client (verde/) produces the same shapes
+from real RepOps traces.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
+import trio
 
 from protocol.chain.commit import (
-    EMPTY_OPENING, OPCODES, SRC_ACC, SRC_IMMEDIATE, SRC_TENSOR, SRC_TMP, Float32Tensor, Instruction,
-    state_hash, tree_proof, tree_root,
+    ZERO, Float32Tensor, Plan, acc_hash, acc_path, op_context, op_final_hash, op_state_hash, root_from_path, sha256,
+    trace_record_hash, tree_root,
 )
 from protocol.chain.position import inner_boundaries, parts
 
+KIND_ADD = 1
 
-def _f(bits: int) -> np.float32:
+
+def _f32(bits: int) -> np.float32:
     return np.array([bits], dtype=np.uint32).view(np.float32)[0]
 
 
-def _bits(value: np.float32) -> int:
-    if np.isnan(value):
-        return 0x7FC00000
-    return int(np.array([value], dtype=np.float32).view(np.uint32)[0])
+def add_bits(a: int, b: int) -> int:
+    """binary32 a + b (numpy is IEEE-754), NaN canonical."""
+    r = np.float32(_f32(a) + _f32(b))
+    return 0x7FC00000 if np.isnan(r) else int(np.array([r], dtype=np.float32).view(np.uint32)[0])
 
 
-def apply(opcode: int, a: int, b: int) -> int:
-    """Reference binary32 semantics of the scalar machine's opcodes (numpy is IEEE-754)."""
-    x, y = _f(a), _f(b)
-    with np.errstate(all="ignore"):
-        if opcode == OPCODES["add"]:
-            return _bits(np.float32(x + y))
-        if opcode == OPCODES["sub"]:
-            return _bits(np.float32(x - y))
-        if opcode == OPCODES["mul"]:
-            return _bits(np.float32(x * y))
-        if opcode == OPCODES["div"]:
-            return _bits(np.float32(x / y))
-        if opcode == OPCODES["sqrt"]:
-            return _bits(np.sqrt(x))
-        if opcode in (OPCODES["min"], OPCODES["max"]):
-            return _min_max(opcode == OPCODES["max"], a, b)
-        if opcode == OPCODES["neg"]:
-            return 0x7FC00000 if np.isnan(x) else a ^ 0x80000000
-        if opcode == OPCODES["abs"]:
-            return 0x7FC00000 if np.isnan(x) else a & 0x7FFFFFFF
-    raise ValueError(f"opcode {opcode} not in the reference")
-
-
-def _min_max(want_max: bool, a: int, b: int) -> int:
-    # lib/float32 semantics: NaN if either is NaN; -0 < +0.
-    x, y = _f(a), _f(b)
-    if np.isnan(x) or np.isnan(y):
-        return 0x7FC00000
-
-    def key(bits: int) -> int:
-        return -(bits & 0x7FFFFFFF) - 1 if bits & 0x80000000 else bits
-
-    pick_b = key(b) > key(a) if want_max else key(b) < key(a)
-    return b if pick_b else a
+def head_of(t: Float32Tensor) -> tuple[bytes, bytes]:
+    """op_step.Head: (header, chunk tree root)."""
+    return (t.header, tree_root([sha256(b"\x00", c) for c in t.chunks()]))
 
 
 @dataclass
-class ScalarTrace:
-    instructions: list[Instruction]
-    tensors: dict[bytes, Float32Tensor]
-    spacing: list[int]  # per level, e.g. [4, 2, 1]
-    states: list[tuple[int, int]] = field(default_factory=list)  # (acc, tmp) before each pc
-    corrupt_at: int | None = None  # a cheat: flip the top mantissa bit of this instruction's result
-    _leaves: list[bytes] | None = field(default=None, repr=False)
-    _root: bytes | None = field(default=None, repr=False)
+class SyntheticStep:
+    n: int = 12
+    size: int = 4
+    corrupt: tuple[int, int] | None = None
+    seed: int = 3
+    ckpt_before: bytes = sha256(b"synthetic checkpoint before")
+    ckpt_after: bytes = sha256(b"synthetic checkpoint after")
+    tensors: dict[bytes, Float32Tensor] = field(default_factory=dict)
+    records: list[tuple] = field(default_factory=list)  # (index, name, inputs, outputs, attrs digest)
 
     def __post_init__(self) -> None:
-        acc, tmp = 0, 0
-        self.states = [(acc, tmp)]
-        for pc, ins in enumerate(self.instructions):
-            a = self._read(ins.src_a, ins.root_a, ins.index_a, acc, tmp)
-            b = self._read(ins.src_b, ins.root_b, ins.index_b, acc, tmp)
-            r = apply(ins.opcode, a, b)
-            if pc == self.corrupt_at:
-                r ^= 0x00400000  # large enough that later rounding cannot absorb it
-            acc, tmp = (r, tmp) if ins.dst == 0 else (acc, r)
-            self.states.append((acc, tmp))
-        if len(self.instructions) % self.spacing[0]:
-            raise ValueError("the program length must be a multiple of the level-1 spacing")
-
-    def _read(self, src: int, root: bytes, index: int, acc: int, tmp: int) -> int:
-        if src == SRC_ACC:
-            return acc
-        if src == SRC_TMP:
-            return tmp
-        if src == SRC_TENSOR:
-            return self.tensors[root].bits[index]
-        if src == SRC_IMMEDIATE:
-            return index
-        raise ValueError(f"bad source {src}")
+        rng = np.random.default_rng(self.seed)
+        for i in range(self.n):
+            x, y = (Float32Tensor(tuple(int(b) for b in rng.standard_normal(self.size).astype(np.float32).view(np.uint32)),
+                                  (self.size,)) for _ in range(2))
+            out = [add_bits(a, b) for a, b in zip(x.bits, y.bits)]
+            if self.corrupt and self.corrupt[0] == i:
+                out[self.corrupt[1]] ^= 0x00400000
+            z = Float32Tensor(tuple(out), (self.size,))
+            for t in (x, y, z):
+                self.tensors[t.root()] = t
+            self.records.append((i, "add", [x.root(), y.root()], [z.root()], ZERO))
+        self.hashes = [trace_record_hash(r[0], r[1], r[2], r[3], r[4]) for r in self.records]
 
     @property
-    def leaves(self) -> list[bytes]:
-        if self._leaves is None:
-            self._leaves = [ins.leaf(pc) for pc, ins in enumerate(self.instructions)]
-        return self._leaves
+    def length(self) -> int:
+        """Level-2 transitions: one per op, then the checkpoint assembly."""
+        return self.n + 1
 
-    @property
-    def program_root(self) -> bytes:
-        if self._root is None:
-            self._root = tree_root(self.leaves)
-        return self._root
+    def level2(self, p: int) -> bytes:
+        if p == 0:
+            return self.ckpt_before
+        if p == self.length:
+            return self.ckpt_after
+        return acc_hash(self.ckpt_before, p, root_from_path(ZERO, p, acc_path(self.hashes, p)))
 
-    def state(self, pc: int) -> bytes:
-        acc, tmp = self.states[pc]
-        return state_hash(self.program_root, pc, acc, tmp)
+    def open_op_args(self, i: int) -> tuple:
+        """(record, base, acc, path) for Game.open_op at the transition i -> i + 1."""
+        path = acc_path(self.hashes, i)
+        return (self.record_tuple(i), self.ckpt_before, root_from_path(ZERO, i, path), path)
 
-    @property
-    def steps(self) -> int:
-        return len(self.instructions) // self.spacing[0]
+    def record_tuple(self, i: int) -> tuple:
+        index, name, ins, outs, digest = self.records[i]
+        return (index, name.encode(), ins, outs, digest)
 
-    # --- moves -----------------------------------------------------------------------------
+    def plan(self, i: int, element: int) -> Plan:
+        _, _, ins, _, _ = self.records[i]
+        return Plan(KIND_ADD, 0, 1, (ins[0], ins[1], ZERO, ZERO), (element, element, 0, 0))
 
-    def points(self, level: int, base: int, lo: int, hi: int) -> list[bytes]:
-        return [self.state(base + p * self.spacing[level - 1]) for p in inner_boundaries(lo, hi)]
+    def value(self, i: int, element: int) -> int:
+        return self.tensors[self.records[i][3][0]].bits[element]
 
-    def first_disputed_part(self, level: int, base: int, lo: int, hi: int, revealed: list[bytes]) -> int:
-        """The challenger's pick: the first sub-range whose right end differs from our state."""
-        ours = self.points(level, base, lo, hi)
-        for j, (mine, theirs) in enumerate(zip(ours, revealed)):
-            if mine != theirs:
+    def true_value(self, i: int, element: int) -> int:
+        _, _, ins, _, _ = self.records[i]
+        return add_bits(self.tensors[ins[0]].bits[element], self.tensors[ins[1]].bits[element])
+
+    def pick_args(self, i: int, element: int) -> tuple:
+        """(record, heads, slot, element, attrs, claimed opening) for Game.pick."""
+        _, _, ins, outs, _ = self.records[i]
+        heads = [head_of(self.tensors[r]) for r in (*ins, *outs)]
+        return (self.record_tuple(i), heads, 0, element, [0] * 6, self.tensors[outs[0]].opening(element))
+
+    def level3(self, i: int, element: int) -> tuple[bytes, bytes]:
+        """(start state, final state with this step's claimed value) of op i's element."""
+        ctx = op_context(self.plan(i, element), self.hashes[i], element)
+        return op_state_hash(ctx, 0, (0, 0, 0, 0)), op_final_hash(ctx, self.value(i, element))
+
+    def step_proof(self, i: int, element: int, record: bytes | None = None) -> tuple:
+        """op_step.StepProof of the element's one instruction (from agreed inputs)."""
+        _, _, ins, _, _ = self.records[i]
+        openings = [self.tensors[r].opening(element) for r in ins]
+        return (self.plan(i, element).as_tuple(), record or self.hashes[i], element, 0, [0, 0, 0, 0], openings)
+
+    # the honest challenger's picks
+    def disputed_part(self, lo: int, hi: int, revealed: list[bytes]) -> int:
+        for j, (p, theirs) in enumerate(zip(inner_boundaries(lo, hi), revealed)):
+            if self.level2(p) != theirs:
                 return j
         return parts(lo, hi) - 1
 
-    def descent_length(self, level: int) -> int:
-        return self.spacing[level - 1] // self.spacing[level]
 
-    def step_proof(self, pc: int) -> tuple:
-        """scalar_step.StepProof for the transition pc -> pc + 1, from this (honest) trace."""
-        ins = self.instructions[pc]
-        acc, tmp = self.states[pc]
-        leaves = self.leaves
-        op_a = self.tensors[ins.root_a].opening(ins.index_a) if ins.src_a == SRC_TENSOR else EMPTY_OPENING
-        op_b = self.tensors[ins.root_b].opening(ins.index_b) if ins.src_b == SRC_TENSOR else EMPTY_OPENING
-        return (self.program_root, pc, acc, tmp, ins.as_tuple(), tree_proof(leaves, pc), op_a, op_b)
+@lru_cache(maxsize=1)
+def _op_step_artifact():
+    from protocol.chain.artifacts import compile_source
+
+    return compile_source("OpStep.vy")
 
 
-def dot_product_trace(n: int = 8, *, corrupt_at: int | None = None, spacing: list[int] | None = None,
-                      seed: int = 7) -> ScalarTrace:
-    """acc = sum_i x[i] * w[i] as 2n instructions (mul into tmp, add into acc)."""
-    rng = np.random.default_rng(seed)
-    x = Float32Tensor(tuple(int(b) for b in rng.standard_normal(n).astype(np.float32).view(np.uint32)), (n,))
-    w = Float32Tensor(tuple(int(b) for b in rng.standard_normal(n).astype(np.float32).view(np.uint32)), (n,))
-    rx, rw = x.root(), w.root()
-    program: list[Instruction] = []
-    for i in range(n):
-        program.append(Instruction(OPCODES["mul"], 1, SRC_TENSOR, SRC_TENSOR, rx, i, rw, i))
-        program.append(Instruction(OPCODES["add"], 0, SRC_ACC, SRC_TMP))
-    return ScalarTrace(program, {rx: x, rw: w}, spacing or [4, 2, 1], corrupt_at=corrupt_at)
+async def install_op_step(client) -> str:
+    """Deploy OpStep.vy and install it in the Game unless one is installed (anyone may: Game
+    pins its code hash). Returns its address."""
+    from web3 import Web3
+
+    from protocol.errors import ProtocolError
+
+    game = client.game.contract
+    current = await trio.to_thread.run_sync(game.functions.stepper().call)
+    if int(current, 16):
+        return current
+    art = await trio.to_thread.run_sync(_op_step_artifact)
+    ctor = client.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor()
+    address = Web3.to_checksum_address((await client.worker.transact("deploy OpStep", ctor)).contract_address)
+    try:
+        await client.worker.transact("Game.set_stepper", game.functions.set_stepper(address))
+    except ProtocolError:
+        current = await trio.to_thread.run_sync(game.functions.stepper().call)
+        if not int(current, 16):
+            raise
+        return current
+    return address
 
 
-__all__ = ["ScalarTrace", "apply", "dot_product_trace"]
+__all__ = ["SyntheticStep", "add_bits", "head_of", "install_op_step"]

@@ -1,8 +1,8 @@
 """`swarm chain selftest`: deploy everything and play the protocol end to end on one chain.
 
-Register, stake, claim (alone and batched), challenge, bisection over three levels, the
-on-chain one-step check, a timeout resolution, slashing and a reward payout, printing gas per
-step. Accounts and peer keys are throwaway ones made here.
+Register, stake, claim (alone and batched), challenge, a Verde game down to one op and one
+element (protocol.chain.scalar_trace.SyntheticStep) settled by the on-chain one-step check, a
+timeout resolution, slashing and a reward payout, printing gas per step. Accounts and peer keys are throwaway ones made here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from protocol.chain.backends import Chain
 from protocol.chain.client import BatchRef, ChainClient
 from protocol.chain.commit import Claim, binding_message
 from protocol.chain.deployment import AI, Params, deploy
-from protocol.chain.scalar_trace import ScalarTrace, dot_product_trace
+from protocol.chain.position import inner_boundaries
+from protocol.chain.scalar_trace import SyntheticStep, install_op_step
 from protocol.chain.worker import TxResult, TxWorker
 
 # Short clocks and windows so timeouts are quick to reach with time travel.
@@ -56,32 +57,44 @@ async def register_and_stake(client: ChainClient, chain_id: int, amount: int,
     return public
 
 
-async def play(game_id: int, claimant: ChainClient, challenger: ChainClient, lying: ScalarTrace,
-               honest: ScalarTrace, log: Callable[[TxResult], None]) -> str:
-    """Play both sides until the game resolves; the challenger proves the final step.
-
-    A caller that played the upper levels itself may hand over at the last level, as long as
-    that level's range starts at state 0 of the traces.
-    """
-    base = 0
+async def play(game_id: int, claimant: ChainClient, challenger: ChainClient, lying: SyntheticStep,
+               honest: SyntheticStep, log: Callable[[TxResult], None]) -> str:
+    """Play a one-step claim's game to the end with both sides following their own synthetic
+    step (docs/verde.md): descend into the step's ops, bisect them, open the first op the two
+    disagree on, pick its first differing element, and settle its instruction on-chain."""
+    g = claimant.game
+    picked = (0, 0)  # (op, element) the challenger disputes, once picked
     while True:
-        g = await claimant.game.game(game_id)
-        if g.status != "open":
-            return g.status
-        if g.turn == "claimant":
-            if g.hi - g.lo > 1:
-                log(await claimant.game.reveal(game_id, lying.points(g.level, base, g.lo, g.hi)))
-            elif g.level < len(lying.spacing):
-                base += g.lo * lying.spacing[g.level - 1]
-                length = lying.descent_length(g.level)
-                log(await claimant.game.descend(game_id, length, lying.points(g.level + 1, base, 0, length)))
+        view = await g.game(game_id)
+        if view.status != "open":
+            return view.status
+        stage = (await trio.to_thread.run_sync(g.contract.functions.verde_state(game_id).call))[0]
+        lo, hi = view.lo, view.hi
+        if view.turn == "claimant":
+            if view.level == 1:
+                points = [lying.level2(p) for p in inner_boundaries(0, lying.length)]
+                log(await g.descend(game_id, lying.length, points))
+            elif view.level == 2 and hi - lo > 1:
+                log(await g.reveal(game_id, [lying.level2(p) for p in inner_boundaries(lo, hi)]))
+            elif view.level == 2:
+                fn = g.contract.functions.open_op(game_id, *lying.open_op_args(lo))
+                log(await claimant.worker.transact("Game.open_op", fn))
             else:
-                pc = base + g.lo * honest.spacing[g.level - 1]
-                log(await challenger.game.prove_step(game_id, honest.step_proof(pc)))
+                # level 3 of an add is one instruction; the challenger settles it (anyone may)
+                op, element = picked
+                proof = honest.step_proof(op, element, record=lying.hashes[op])
+                log(await challenger.game.prove_step(game_id, proof))
+        elif stage == 1:
+            op = lo
+            element = next(e for e in range(honest.size) if honest.value(op, e) != lying.value(op, e))
+            picked = (op, element)
+            fn = challenger.game.contract.functions.pick(game_id, *lying.pick_args(op, element))
+            log(await challenger.worker.transact("Game.pick", fn))
         else:
-            revealed = lying.points(g.level, base, g.lo, g.hi)
-            part = honest.first_disputed_part(g.level, base, g.lo, g.hi, revealed)
-            log(await challenger.game.choose(game_id, part, revealed))
+            event = challenger.game.contract.events.Revealed()
+            logs = await trio.to_thread.run_sync(lambda: event.get_logs(from_block=0, argument_filters={"game_id": game_id}))
+            revealed = [bytes(p) for p in logs[-1]["args"]["points"]]
+            log(await challenger.game.choose(game_id, honest.disputed_part(lo, hi, revealed), revealed))
 
 
 async def run_selftest(chain: Chain, *, params: Params = SELFTEST_PARAMS,
@@ -116,16 +129,17 @@ async def run_selftest(chain: Chain, *, params: Params = SELFTEST_PARAMS,
 
         await register_and_stake(claimant, chain_id, 3 * params.min_stake, log)
 
-        # The claimant lies at instruction 11 of a 16-instruction scalar program.
-        honest = dot_product_trace(corrupt_at=None)
-        lying = dot_product_trace(corrupt_at=11)
-        claim = Claim(claimant.address, 1, b"\x11" * 32, b"\x22" * 32, lying.state(0), lying.state(16), lying.steps)
+        # A one-step claim of 12 ops; the claimant lies in element 2 of op 7's output.
+        honest = SyntheticStep()
+        lying = SyntheticStep(corrupt=(7, 2))
+        claim = Claim(claimant.address, 1, b"\x11" * 32, b"\x22" * 32, lying.ckpt_before, lying.ckpt_after, 1)
         log(await claimant.ledger.post_claim(claim))
         batch = [Claim(claimant.address, r, bytes([r]) * 32, b"\x33" * 32, b"\x44" * 32, b"\x55" * 32, 4)
                  for r in range(2, 10)]
         log(await claimant.ledger.post_batch(1, batch), f"{len(batch)} claims")
 
         log(await challenger.token.approve(challenger.game.address, 2 * params.bond))
+        await install_op_step(challenger)  # once per Game (pinned code; anyone may)
         opened = await challenger.game.open(claim)
         log(opened)
         game_id = opened.event("GameOpened")["game_id"]
