@@ -98,7 +98,7 @@ def _devnet_row(
     s = p.snap(view)
     peer = f.short_id((s.get("peer_id") if s else None) or known_id, 16) if (s or known_id) else "?"
     if not s:
-        return [str(index), peer, Text(state or "no answer", style="red"), *["-"] * 8]
+        return [str(index), peer, Text(state or "no answer", style="red"), *["-"] * 10]
     node = f.as_map(s.get("node")) or {}
     rounds_total = f.as_int(s.get("rounds_total"))
     current = f.as_int(f.dig(s, "training", "round"))
@@ -113,14 +113,36 @@ def _devnet_row(
     claims = f.as_map(s.get("claims"))
     claims_text = "-" if claims is None else (
         f"{f.fmt_int(claims.get('finalized'))}✓ {f.fmt_int(claims.get('pending'))}… {f.fmt_int(claims.get('challenged'))}!"
+        + (f" {f.fmt_int(claims.get('slashed'))}✗" if f.as_int(claims.get("slashed")) else "")
     )
+    games_text = _games_cell(f.as_list(s.get("games")))
+    chain = f.as_map(s.get("chain"))
+    stake_text = "-" if chain is None else f.fmt_tokens(chain.get("stake"), chain.get("decimals", 18), "").strip()
     phase = f.as_str(s.get("phase"), 14) or "?"
     shown_state = phase if state in (None, "running", "connected") else state
     return [
         str(index), peer, shown_state, f.fmt_int(len(f.as_list(node.get("connected_peers")) or [])),
         round_text, f.fmt_num(reward, 3), f.fmt_int(out_total), f.fmt_int(in_total),
         f.fmt_int(f.sum_counts(node.get("rejected"))), f.fmt_ms(f.dig(node, "latency", "p95_ms")), claims_text,
+        games_text, stake_text,
     ]
+
+
+def _games_cell(games: list[Any] | None) -> Text | str:
+    """`2 open · 1 won · 1 lost` for one peer's games (either role)."""
+    if games is None:
+        return "-"
+    rows = [g for g in games if isinstance(g, Mapping)]
+    if not rows:
+        return Text("none", style="dim")
+    open_ = sum(1 for g in rows if g.get("status") in (None, "open"))
+    won = sum(1 for g in rows if g.get("won") is True)
+    lost = sum(1 for g in rows if g.get("won") is False)
+    text = Text()
+    for count, label, style in ((open_, "open", "yellow"), (won, "won", "green"), (lost, "lost", "bold red")):
+        if count:
+            text.append(f"{count} {label} ", style=style)
+    return text
 
 
 def render_devnet(
@@ -136,7 +158,8 @@ def render_devnet(
     table = Table(title=title or f"swarm devnet: {len(snapshots)} peers", expand=False, header_style="bold")
     for name, justify in (("#", "right"), ("peer", "left"), ("state", "left"), ("conn", "right"),
                           ("round", "right"), ("reward", "right"), ("out", "right"), ("in", "right"),
-                          ("rejected", "right"), ("p95", "right"), ("claims", "left")):
+                          ("rejected", "right"), ("p95", "right"), ("claims", "left"), ("games", "left"),
+                          ("stake", "right")):
         table.add_column(name, justify=justify, no_wrap=True)
     answering, rewards, sent, received = 0, [], 0, 0
     for i, snapshot in enumerate(snapshots):

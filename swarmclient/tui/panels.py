@@ -316,6 +316,9 @@ def games_panel(view: PeerView, width: int, height: int) -> RenderableType:
     games = [g for g in games if isinstance(g, Mapping)]
     if not games:
         return boxed("Games", not_available("no disputes"), height)
+    # Open games first (they have running clocks); then the newest resolved ones.
+    games = [g for g in games if _game_open(g)] + [g for g in reversed(games) if not _game_open(g)]
+    active = sum(1 for g in games if _game_open(g))
     roomy = width >= 72  # below that the opponent column goes: clocks matter more
     table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="dim")
     table.add_column("game", no_wrap=True, overflow="ellipsis", max_width=10)
@@ -332,12 +335,32 @@ def games_panel(view: PeerView, width: int, height: int) -> RenderableType:
         cells: list[RenderableType] = [f.short_id(game.get("id"), 8), f.as_str(game.get("role"), 10) or "-"]
         if roomy:
             cells.append(f.short_id(game.get("opponent"), 10))
-        cells += [
-            f.fmt_int(game.get("level")), f.as_str(game.get("position"), 40) or "-",
-            _clock(game.get("clock_self_s"), my_turn), _clock(game.get("clock_other_s"), game.get("turn") == "other"),
-        ]
+        if _game_open(game):
+            cells += [
+                f.fmt_int(game.get("level")), f.as_str(game.get("position"), 40) or "-",
+                _clock(game.get("clock_self_s"), my_turn), _clock(game.get("clock_other_s"), game.get("turn") == "other"),
+            ]
+        else:
+            cells += [f.fmt_int(game.get("level")), _outcome(game), "", ""]
         table.add_row(*cells)
-    return boxed(f"Games ({len(games)})", table, height)
+    title = f"Games ({active} open, {len(games) - active} over)" if active != len(games) else f"Games ({len(games)})"
+    return boxed(title, table, height)
+
+
+def _game_open(game: Mapping[str, Any]) -> bool:
+    # A snapshot without `status` predates resolved games in the list: every game is open.
+    status = game.get("status")
+    return status is None or status == "open"
+
+
+def _outcome(game: Mapping[str, Any]) -> Text:
+    won = game.get("won")
+    how = " (timeout)" if game.get("by_timeout") is True else ""
+    if won is True:
+        return Text("won" + how, style="bold green")
+    if won is False:
+        return Text("lost" + how, style="bold red")
+    return Text(f.as_str(game.get("status"), 20) or "over", style="dim")
 
 
 # -- log tail -------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from swarmclient.verify.evidence import UpdateCapture, decode_evidence, tensors_
 from swarmclient.verify.games import GameBook, GamePlayer, GameRecord
 from swarmclient.verify.poster import ClaimPoster
 from swarmclient.verify.replay import Replayed, reexecute
-from swarmclient.verify.settings import Fault, VerifySettings
+from swarmclient.verify.settings import VerifySettings
 
 CHECK_QUEUE = 256
 REFRESH_S = 2.0
@@ -68,6 +68,13 @@ class Participant:
     def on_claim(self, claim: Any) -> None:
         if self.poster is not None:
             self.poster.offer(claim)
+
+    def on_round(self, records: list[Any], round_index: int) -> None:
+        """The runtime's hook after each round: post the claim of the update it made, if any."""
+        for record in reversed(records[-4:]):
+            if record.round == round_index:
+                self.on_claim(record.to_claim())
+                return
 
     def snapshot(self) -> dict[str, Any]:
         if self.link is None:
@@ -220,6 +227,7 @@ class Participant:
     # -- checking other peers' claims --------------------------------------------------------
 
     async def _checker(self) -> None:
+        await self.link.staked.wait()  # a challenger's bond allowance is set up with the stake
         async for job in self._checks_receive:
             try:
                 await self._check(job["key"], job["game"])
@@ -278,12 +286,4 @@ class Participant:
         return float(await trio.to_thread.run_sync(lambda: w3.eth.get_block(block)["timestamp"]))
 
 
-def participant_for(home: Home, identity: Any, config_rpc_url: str = "", *, log: Callable[[str], None] = print) -> Participant | None:
-    """The component for this home, or None when it has no chain deployment to take part in."""
-    from swarmclient.verify import settings as settings_mod
-
-    loaded = settings_mod.load(home, config_rpc_url)
-    return None if loaded is None else Participant(home, identity, loaded, log=log)
-
-
-__all__ = ["Fault", "Participant", "participant_for"]
+__all__ = ["Participant"]

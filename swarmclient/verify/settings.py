@@ -91,4 +91,15 @@ def load(home: Home, config_rpc_url: str = "") -> VerifySettings | None:
     return VerifySettings(deployment, url)
 
 
-__all__ = ["Fault", "SETTINGS_FILE", "VerifySettings", "chain_dir", "load", "write"]
+def participant_for(home: Home, identity: object, config_rpc_url: str = "", *, log=print):
+    """The chain component for this home (swarmclient.verify.participant.Participant), or
+    None when the home has no chain deployment to take part in."""
+    loaded = load(home, config_rpc_url)
+    if loaded is None:
+        return None
+    from swarmclient.verify.participant import Participant
+
+    return Participant(home, identity, loaded, log=log)
+
+
+__all__ = ["Fault", "SETTINGS_FILE", "participant_for", "VerifySettings", "chain_dir", "load", "write"]
