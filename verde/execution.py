@@ -12,7 +12,9 @@ from typing import Any, Mapping
 
 import torch
 
-from protocol.chain.commit import ZERO, acc_hash, acc_path, root_from_path
+from protocol.chain.commit import (
+    ZERO, acc_hash, acc_inclusion_path, acc_path, checkpoint_hash, int64_scalar_root, root_from_path,
+)
 from repops import merkle
 from repops.model import Policy
 from repops.step import Batch, Objective, StepConfig, load_state, make_optimizer, sampling_logps, state_tensors, train_step
@@ -41,6 +43,9 @@ class StepTrace:
     ckpt_before: bytes
     ckpt_after: bytes
     ops: list[OpData]
+    entries: list[tuple[str, bytes]] = field(default_factory=list)  # checkpoint before: sorted (name, root)
+    param_order: list[str] = field(default_factory=list)  # the model's parameters, in adamw record order
+    step_before: int = 0  # the checkpoint's `step`
     _levels: list[list[bytes]] | None = field(default=None, repr=False)  # cached record hashes
 
     @property
@@ -53,6 +58,31 @@ class StepTrace:
         if self._levels is None:
             self._levels = [[op.hash for op in self.ops]]
         return acc_path(self._levels[0], i)
+
+    def assembly_args(self) -> tuple:
+        """(base, acc, before entries, updates, step entry, step before) for Game.prove_assembly."""
+        hashes = [op.hash for op in self.ops]
+        index = {name: i for i, (name, _) in enumerate(self.entries)}
+        adamw = [op for op in self.ops if op.record.op == "adamw"]
+        if len(adamw) != len(self.param_order):
+            raise VerdeError("not_assemblable", f"{len(adamw)} adamw records for {len(self.param_order)} parameters")
+        updates = []
+        for name, op in zip(self.param_order, adamw):
+            r = op.record
+            record = (r.index, r.op.encode("ascii"), list(r.input_roots), list(r.output_roots), r.attrs_digest)
+            updates.append((index[name], index[name + ".exp_avg"], index[name + ".exp_avg_sq"], record,
+                            acc_inclusion_path(hashes, r.index)))
+        before = [(name.encode(), root) for name, root in self.entries]
+        return (self.ckpt_before, self.acc_root(len(self.ops)), before, updates, index["step"], self.step_before)
+
+    def assembled(self) -> bytes:
+        """The checkpoint after as the contract rebuilds it from this step's records."""
+        roots = dict(self.entries)
+        for name, op in zip(self.param_order, [op for op in self.ops if op.record.op == "adamw"]):
+            outs = op.record.output_roots
+            roots[name], roots[name + ".exp_avg"], roots[name + ".exp_avg_sq"] = outs[0], outs[1], outs[2]
+        roots["step"] = int64_scalar_root(self.step_before + 1)
+        return checkpoint_hash([(name.encode(), roots[name]) for name, _ in self.entries])
 
     def acc_root(self, i: int) -> bytes:
         return root_from_path(ZERO, i, self.acc_path(i))
@@ -111,7 +141,11 @@ def execute(ckpt: Mapping[str, torch.Tensor], batch: Batch, hparams: StepConfig,
     if hparams.objective == "sapo" and batch.old_logp is None:
         batch = batch.with_logps(sampling_logps(model, batch), batch.ref_logp)
     traces = []
+    param_order = [name for name, _ in model.named_parameters()]
     for _ in range(steps):
+        state = state_tensors(model, optimizer)
+        entries = sorted(((name, merkle.tensor_root(t)) for name, t in state.items()), key=lambda e: e[0].encode())
+        step_before = optimizer.step_count
         result = train_step(model, optimizer, batch, objective=Objective.of(hparams),
                             micro_batches=hparams.micro_batches, keep_tensors=True)
         tracer = result.tracer
@@ -119,7 +153,7 @@ def execute(ckpt: Mapping[str, torch.Tensor], batch: Batch, hparams: StepConfig,
         for i, rec in enumerate(tracer.records):
             opening = tracer.open(i)
             ops.append(OpData(rec, opening.inputs, opening.outputs, opening.attrs))
-        traces.append(StepTrace(result.ckpt_before, result.ckpt_after, ops))
+        traces.append(StepTrace(result.ckpt_before, result.ckpt_after, ops, entries, param_order, step_before))
     execution = Execution(traces)
     execution.index_tensors()
     return execution

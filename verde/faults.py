@@ -33,7 +33,8 @@ def _with_output(op: OpData, slot: int, tensor: torch.Tensor) -> OpData:
 
 def lie(execution: Execution, fault: Fault, *, step: int = 0, op: int = 0, slot: int = 0, element: int = 0,
         position: int = 1) -> Execution:
-    steps = [StepTrace(s.ckpt_before, s.ckpt_after, list(s.ops)) for s in execution.steps]
+    steps = [StepTrace(s.ckpt_before, s.ckpt_after, list(s.ops), s.entries, s.param_order, s.step_before)
+             for s in execution.steps]
     lying = Execution(steps, dict(execution.tensors))
     lying.reveal_overrides = {}
     target = steps[step]

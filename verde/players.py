@@ -207,9 +207,11 @@ class Claimant(_Player):
                 return record
             trace = self.execution.steps[record.step]
             if hi == trace.length:
-                # The checkpoint assembly transition: not provable on-chain yet (docs/verde.md);
-                # the claimant cannot move and loses by the clock.
-                record.notes.append("assembly transition: no on-chain proof, waiting")
+                # The checkpoint assembly: provable iff our records rebuild our claimed checkpoint.
+                if trace.assembled() != self._own_hash(record, 2)(hi):
+                    record.notes.append("assembly transition: our records do not give our checkpoint, waiting")
+                    return record
+                await self._send(record, "prove_assembly", fns.prove_assembly(gid, *trace.assembly_args()))
                 return record
             op = trace.ops[lo]
             record.op = lo
@@ -265,6 +267,11 @@ class Challenger(_Player):
         if view.turn == "claimant":
             # Anyone may settle level 3's last transition; do it when the claimant's own
             # claimed successor is not the true one (it would not prove a losing step).
+            if record.phase is Phase.OPS and is_leaf(lo, hi) and record.step is not None:
+                trace = self.execution.steps[record.step]
+                if hi == size and trace.assembled() != view.h_hi:
+                    await self._send(record, "prove_assembly", fns.prove_assembly(gid, *trace.assembly_args()))
+                return record
             if record.phase is Phase.ELEMENT and is_leaf(lo, hi) and record.slot is not None:
                 proof = self._step_proof(record, lo)
                 if self._own_hash(record, 3)(hi) != view.h_hi:

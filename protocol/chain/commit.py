@@ -239,3 +239,25 @@ def trace_record_hash(index: int, op: str, inputs: list[bytes], outputs: list[by
     name = op.encode("ascii")
     return sha256(b"\x03", index.to_bytes(8, "little"), bytes([len(name)]), name, bytes([len(inputs)]), *inputs,
                   bytes([len(outputs)]), *outputs, attrs_digest)
+
+
+def acc_inclusion_path(record_hashes: list[bytes], i: int) -> list[bytes]:
+    """Siblings of leaf i in the level-2 accumulator of ALL the records (Game.prove_assembly)."""
+    size = 1
+    while size < len(record_hashes):
+        size *= 2
+    levels = [list(record_hashes) + [ZERO] * (size - len(record_hashes))]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        levels.append([sha256(b"\x01", level[j], level[j + 1]) for j in range(0, len(level), 2)])
+    return [levels[t][(i >> t) ^ 1] if t < len(levels) - 1 else ZERO_SUBTREES[t] for t in range(ACC_DEPTH)]
+
+
+def checkpoint_hash(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """docs/commitments.md checkpoint hash of sorted (name bytes, tensor root) entries."""
+    leaves = [sha256(b"\x05", len(name).to_bytes(2, "little"), name, root) for name, root in entries]
+    return sha256(b"\x06", len(entries).to_bytes(8, "little"), tree_root(leaves))
+
+
+def int64_scalar_root(value: int) -> bytes:
+    return sha256(b"\x02", b"\x03\x00", sha256(b"\x00", value.to_bytes(8, "little", signed=True)))

@@ -30,6 +30,7 @@
 
 from ethereum.ercs import IERC20
 from modules import claims
+from modules import assembly
 from modules import op_step
 from modules import position
 
@@ -75,6 +76,13 @@ PICKING: constant(uint8) = 1   # an op is opened; the challenger names an elemen
 # EIP-170 size limit). Anyone may install it once; its code is pinned by this hash, so the
 # installer cannot choose what it computes. tests/verde/test_opstep_pin.py keeps it current.
 OP_STEP_CODEHASH: constant(bytes32) = 0x86c6cec0f2784de0c8a4cb4c678a6a8808dc86cc841142fef80972ac3cae220b
+
+struct Update:
+    param: uint256          # entry index of parameter X (X.exp_avg, X.exp_avg_sq: avg, avg_sq)
+    avg: uint256
+    avg_sq: uint256
+    record: op_step.OpRecord  # X's adamw record
+    path: DynArray[bytes32, ACC_DEPTH]  # its leaf's siblings in the agreed accumulator
 
 struct GameState:
     claimant: address
@@ -141,6 +149,11 @@ event ElementPicked:
     element: uint256
     length: uint256
     claimed: uint32
+
+event Assembled:
+    game_id: indexed(uint256)
+    expected: bytes32
+    claimed: bytes32
 
 event StepperSet:
     stepper: address
@@ -523,6 +536,71 @@ def prove_step(game_id: uint256, proof: op_step.StepProof):
     expected: bytes32 = staticcall self.stepper.post_state(self.games[game_id].h_lo, proof, hi == self.games[game_id].size)
     claimed: bytes32 = self.games[game_id].h_hi
     log StepProven(game_id=game_id, expected=expected, claimed=claimed)
+    self._resolve(game_id, m, expected == claimed, False)
+
+
+@external
+@nonreentrant
+def prove_assembly(game_id: uint256, base: bytes32, acc: bytes32, before: DynArray[assembly.Entry, assembly.MAX_ENTRIES],
+                   updates: DynArray[Update, assembly.MAX_PARAMS], step_entry: uint256, step_before: uint256):
+    """
+    @notice Anyone: settle the last level-2 transition of a step (all its op records -> the
+            checkpoint after). `base`/`acc` open h_lo (ignored when the step has no op),
+            `before` lists the checkpoint before's entries, `updates` gives each parameter's
+            adamw record, `step_entry` is the index of `step` holding `step_before`. The
+            contract rebuilds the checkpoint after; the claimant wins iff it equals h_hi.
+    """
+    m: Meta = self._meta(game_id)
+    # INVARIANT: open, claimant's turn, claimant's clock not run out (as prove_step).
+    assert m.status == OPEN, "Game: not open"
+    assert m.turn == CLAIMANT, "Game: not your turn"
+    assert block.timestamp - m.last_move <= self._remaining(m), "Game: clock expired"
+    lo: uint256 = 0
+    hi: uint256 = 0
+    lo, hi = self._span(game_id)
+    # INVARIANT: only the last transition of level 2 is an assembly.
+    assert m.level == 2 and m.stage == BISECTING and position.is_leaf(lo, hi), "Game: not at one step"
+    assert hi == self.games[game_id].size, "Game: not an assembly"
+    pre_base: bytes32 = base
+    pre_acc: bytes32 = acc
+    if lo == 0:
+        pre_base = self.games[game_id].h_lo
+        pre_acc = EMPTY_ACC
+    else:
+        assert self._acc_hash(pre_base, lo, pre_acc) == self.games[game_id].h_lo, "Game: pre-state mismatch"
+    roots: DynArray[bytes32, assembly.MAX_ENTRIES] = []
+    for e: assembly.Entry in before:
+        roots.append(e.root)
+    # INVARIANT: the entries are exactly the agreed checkpoint before the step.
+    assert assembly.checkpoint_hash(before, roots) == pre_base, "Game: bad checkpoint"
+    covered: uint256 = 0
+    after: DynArray[bytes32, assembly.MAX_ENTRIES] = roots
+    for u: Update in updates:
+        # INVARIANT: each entry is rebuilt once, from an adamw record of this step.
+        assert u.param < len(before) and u.avg < len(before) and u.avg_sq < len(before), "Game: bad assembly"
+        bits: uint256 = (1 << u.param) | (1 << u.avg) | (1 << u.avg_sq)
+        assert covered & bits == 0 and u.param != u.avg and u.avg != u.avg_sq and u.param != u.avg_sq, "Game: bad assembly"
+        covered |= bits
+        assert assembly.is_moment_of(before[u.avg].name, before[u.param].name, b".exp_avg"), "Game: bad assembly"
+        assert assembly.is_moment_of(before[u.avg_sq].name, before[u.param].name, b".exp_avg_sq"), "Game: bad assembly"
+        assert u.record.name == b"adamw" and len(u.record.inputs) == 4 and len(u.record.outputs) == 3, "Game: bad assembly"
+        assert u.record.inputs[0] == roots[u.param] and u.record.inputs[2] == roots[u.avg] and u.record.inputs[3] == roots[u.avg_sq], "Game: bad assembly"
+        leaf: bytes32 = staticcall self.stepper.record_hash(u.record)
+        # INVARIANT: the record is one of the step's agreed records.
+        assert len(u.path) == ACC_DEPTH and self._root_from_path(leaf, convert(u.record.index, uint256), u.path) == pre_acc, "Game: bad op proof"
+        after[u.param] = u.record.outputs[0]
+        after[u.avg] = u.record.outputs[1]
+        after[u.avg_sq] = u.record.outputs[2]
+    # INVARIANT: `step` counts one more completed step.
+    assert step_entry < len(before) and covered & (1 << step_entry) == 0 and before[step_entry].name == b"step", "Game: bad assembly"
+    assert roots[step_entry] == assembly.int64_scalar_root(step_before), "Game: bad assembly"
+    covered |= 1 << step_entry
+    after[step_entry] = assembly.int64_scalar_root(step_before + 1)
+    # INVARIANT: every entry of the checkpoint is accounted for.
+    assert covered == (1 << len(before)) - 1, "Game: bad assembly"
+    expected: bytes32 = assembly.checkpoint_hash(before, after)
+    claimed: bytes32 = self.games[game_id].h_hi
+    log Assembled(game_id=game_id, expected=expected, claimed=claimed)
     self._resolve(game_id, m, expected == claimed, False)
 
 

@@ -70,13 +70,24 @@ async def test_wrong_op_claimant_is_slashed(env, honest):
     assert (a.outcome, b.outcome, b.op, b.element) == ("lost", "won", j, 0)
 
 
-@pytest.mark.slow
-async def test_wrong_checkpoint_after_loses_by_the_clock(env, honest):
+async def test_wrong_checkpoint_after_is_disproved_by_assembly(env, honest):
     lying = lie(honest, Fault.WRONG_CKPT_AFTER)
     assert not check_claim(_claim(env.alice, lying), honest).matches
     claim, a, b = await _play(env, lying, honest)
     assert (a.outcome, b.outcome) == ("lost", "won")
     assert any("assembly" in n for n in a.notes)
+    logs = env.bob.game.contract.events.Assembled().get_logs(from_block=0)
+    assert logs and logs[-1]["args"]["expected"] == honest.ckpt_after
+
+
+@pytest.mark.slow
+async def test_griefing_challenger_cannot_win_at_the_assembly(env, honest):
+    """A challenger who disputes an honest claim's checkpoint after (agreeing with every op)
+    is answered by the claimant's assembly proof."""
+    griefer = lie(honest, Fault.WRONG_CKPT_AFTER)
+    claim, a, b = await _play(env, honest, griefer)
+    assert (a.outcome, b.outcome) == ("won", "lost")
+    assert a.notes == [] and b.op is None
 
 
 @pytest.mark.slow
