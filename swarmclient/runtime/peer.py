@@ -170,6 +170,7 @@ class PeerRuntime:
             "training": self.training.snapshot() if self.training is not None else None,
             **(self.verify.snapshot() if self.verify is not None else {}),  # [verify] chain, claims, games
             "state": self._state_snapshot(),
+            "device": self.options.device.as_json() if self.options.device is not None else None,
             "reachability": self.reach.report(self.node.listen_addrs).as_json() if self.node is not None else None,
         }
 
@@ -236,7 +237,7 @@ class PeerRuntime:
                 task_status.started()
                 await self._wait_ready()
                 if self.training is not None:
-                    sent = await self.training.republish_unpublished()
+                    sent = await self.training.republish_unpublished(self.node_publish)
                     if sent:
                         self.log(f"re-published {sent} claim(s) prepared before the last stop")
                 await self._wait_start()

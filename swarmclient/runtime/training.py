@@ -153,15 +153,15 @@ class Training:
         assert self.loop is not None
         await self.loop.drain()
 
-    async def republish_unpublished(self) -> int:
-        """Claims prepared before a crash but never gossiped: send them now (a claim others
-        never saw is as good as lost for verification)."""
-        if self.durable is None or self._publish_claim is None:
+    async def republish_unpublished(self, publish_claim: Callable[[Any], Awaitable[Any]]) -> int:
+        """Claims prepared before a crash but never gossiped: send them now with
+        `publish_claim` (a claim others never saw is as good as lost for verification)."""
+        if self.durable is None:
             return 0
         sent = 0
         for row in self.durable.point.unpublished_claims:
             try:
-                await self._publish_claim(row.claim())
+                await publish_claim(row.claim())
             except SwarmError:
                 continue  # stays unpublished; retried on the next start
             await self.durable.journal.published(row.digest)
