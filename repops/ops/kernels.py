@@ -13,6 +13,9 @@ import math
 import torch
 
 from repops import primitives as P
+from repops.ops.memory import keep_freed_memory
+
+keep_freed_memory()  # see repops/ops/memory.py: ~6% of a step was page faults
 
 NAN = float("nan")
 INF = float("inf")
@@ -87,15 +90,16 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     s = matmul_slice_bits(k)
     a_max = _line_absmax(a, -1)
     b_max = _line_absmax(b, -2)
-    # One host-side check (two tiny reductions) spares the NaN-penalty tensors and their two
-    # passes over the output in the usual case where every line is finite. amax propagates
-    # NaN, so a line holding an inf or NaN shows as a non-finite maximum.
-    finite = math.isfinite(float(a_max.max())) and math.isfinite(float(b_max.max())) if a.numel() and b.numel() else True
-    if finite:
+    # One host-side look at the line maxima (a tiny reduction each) spares the NaN-penalty
+    # tensors and their two passes over the output in the usual case where every line is
+    # finite (amax propagates NaN, so a line holding an inf or NaN has a non-finite maximum),
+    # and tells whether the grid rounding may run in binary32 (_to_grid_finite).
+    a_range, b_range = _range(a_max), _range(b_max)
+    if math.isfinite(a_range[1]) and math.isfinite(b_range[1]):
         # torch.matmul on float64 values that are integers times 2**(E-s) and 2**(F-s): every
         # product and partial sum of one output is an integer multiple of 2**(E+F-2s) below
         # 2**(53+E+F-2s), so it is exact: any summation order, blocking or FMA gives S exactly.
-        acc = torch.matmul(_to_grid_finite(a, a_max, s), _to_grid_finite(b, b_max, s))
+        acc = torch.matmul(_to_grid_finite(a, a_max, s, a_range), _to_grid_finite(b, b_max, s, b_range))
         return P.narrow(acc).add_(0.0)  # one rounding; + 0.0 maps a -0 to +0
     a_grid, pen_row = _to_grid(a, -1, s)
     b_grid, pen_col = _to_grid(b, -2, s)
@@ -118,10 +122,11 @@ def onehot_matmul(idx: torch.Tensor, num: int, g: torch.Tensor) -> torch.Tensor:
     if n == 0:
         return torch.zeros(num, c, dtype=g.dtype, device=g.device)
     g_max = _line_absmax(g, -2)
-    if not math.isfinite(float(g_max.max())):
+    g_range = _range(g_max)
+    if not math.isfinite(g_range[1]):
         onehot_t = (torch.arange(num, device=g.device)[:, None] == idx[None, :]).to(g.dtype)
         return matmul(onehot_t, g)
-    grid = _to_grid_finite(g, g_max, matmul_slice_bits(n))
+    grid = _to_grid_finite(g, g_max, matmul_slice_bits(n), g_range)
     acc = torch.zeros(num, c, dtype=torch.float64, device=g.device).index_add_(0, idx, grid)
     return P.narrow(acc).add_(0.0)
 
@@ -131,6 +136,14 @@ def _line_absmax(x: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.amax(x.abs(), dim=dim, keepdim=True) if x.numel() else x.abs().sum(dim, keepdim=True)
 
 
+def _range(line_max: torch.Tensor) -> tuple[float, float]:
+    """(smallest, largest) line maximum as Python floats; (1, 1) when there are no lines."""
+    if not line_max.numel():
+        return 1.0, 1.0
+    lo, hi = torch.aminmax(line_max)
+    return float(lo), float(hi)
+
+
 # Rounding constant for the grid 2**(E-s), assembled from the bits of the line maximum m
 # widened to binary64: exponent field f (2**(f-1023) <= m < 2**(f-1022), E = f - 1022) plus
 # 53 - s gives the field of 2**(52+E-s); the significand bit 51 makes it 1.5 * that. After
@@ -138,16 +151,38 @@ def _line_absmax(x: torch.Tensor, dim: int) -> torch.Tensor:
 _EXP_FIELD = 0x7FF << 52
 
 
-def _to_grid_finite(x: torch.Tensor, absmax: torch.Tensor, s: int) -> torch.Tensor:
-    """_to_grid for lines known to be finite (no penalty): widen(x) + c - c, in place on the
-    fresh binary64 copy (a mixed float32 + float64 add would skip a pass but takes torch's
-    slow casting loop: 15x slower at 256K elements)."""
+def _to_grid_finite(x: torch.Tensor, absmax: torch.Tensor, s: int, line_range: tuple[float, float]) -> torch.Tensor:
+    """_to_grid for lines known to be finite (no penalty), as a binary64 tensor: x + c - c.
+
+    In binary64 (widen, then in place on the fresh copy; a mixed float32 + float64 add would
+    save a pass but takes torch's slow casting loop, 15x slower at 256K elements), or, when
+    s <= 22 and every line maximum m has 2**-126 <= m < 2**(104+s), in binary32 before
+    widening (fewer bytes per pass): c32 = 1.5 * 2**(23+E-s) is then a normal binary32
+    whose binade [2**(23+E-s), 2**(24+E-s)) holds x + c32 (|x| < 2**E <= 2**(22+E-s)) with
+    ulp 2**(E-s), so x + c32 - c32 rounds x to the same grid, ties to even, exactly as the
+    binary64 form does. c32's bits: m's binary32 exponent field (E + 126) plus 24 - s, and
+    significand bit 22."""
+    lo, hi = line_range
+    if s <= 22 and lo >= _F32_TINY and hi < 2.0 ** (104 + s):
+        c32 = (absmax.view(torch.int32) & _EXP_FIELD32).add_(((24 - s) << 23) + (1 << 22)).view(torch.float32)
+        return _widen_for_gemm(torch.add(x, c32).sub_(c32))
     bits = P.widen(absmax).view(torch.int64)
     c = (bits & _EXP_FIELD).add_(((53 - s) << 52) + (1 << 51)).view(torch.float64)
-    # Row-major grids whatever x's strides (a transposed weight, a head view): MKL's dgemm
-    # measured 17% faster over the policy step's 41 matmuls than with transposed operands.
-    x64 = x.to(torch.float64, memory_format=torch.contiguous_format)  # widen: exact
-    return x64.add_(c).sub_(c)
+    return _widen_for_gemm(x).add_(c).sub_(c)
+
+
+_EXP_FIELD32 = 0xFF << 23
+_F32_TINY = 2.0**-126  # the smallest normal binary32
+
+
+def _widen_for_gemm(x: torch.Tensor) -> torch.Tensor:
+    """widen (exact). Layout: a row-major or transposed operand keeps its layout (a
+    transposing copy costs more than dgemm gains from it); a strided view (a head of the
+    fused q/k/v projection) is made row-major, which measured 20% faster in the attention's
+    batched dgemm."""
+    if x.is_contiguous() or x.transpose(-1, -2).is_contiguous():
+        return P.widen(x)
+    return x.to(torch.float64, memory_format=torch.contiguous_format)
 
 
 def _to_grid(x: torch.Tensor, dim: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -161,3 +161,26 @@ def test_embedding_gradient_is_the_onehot_matmul(num, n, c, data):
     onehot_t = (np.arange(num)[:, None] == idx[None, :]).astype(np.float32)
     got = K.onehot_matmul(torch.from_numpy(idx), num, t(g)).numpy()
     assert R.same_bits(got, R.matmul(onehot_t, g))
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(1, 4), st.integers(65, 1100), st.integers(1, 4),
+    st.sampled_from([1.0, 2.0**-120, 2.0**-126, 2.0**-130, 2.0**100, 2.0**110, 2.0**125]),
+    st.integers(0, 2**32 - 1), st.booleans(),
+)
+def test_matmul_large_k_near_the_binary32_rounding_limits(m, k, n, scale, seed, transposed):
+    """K > 64 (s <= 22) rounds to the grid in binary32 when every line maximum is a normal
+    number below 2**(104+s), in binary64 otherwise: both must give the reference's bits,
+    at and across those limits (subnormal, tiny and huge lines, zero lines, transposed b)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal((m, k)) * scale).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    a[rng.random((m, k)) < 0.1] = 0.0
+    if rng.random() < 0.3:
+        a[0] = 0.0  # an all-zero line
+    if rng.random() < 0.3:
+        b[:, 0] *= np.float32(2.0**-140)  # a subnormal column
+    bt = t(np.ascontiguousarray(b.T)).t() if transposed else t(b)
+    assert R.same_bits(K.matmul(t(a), bt).numpy(), R.matmul(a, b))
+    assert R.same_bits(K.matmul(bt.t(), t(a).t()).numpy(), R.matmul(b.T.copy(), a.T.copy()))
