@@ -41,7 +41,7 @@ def lie(execution: Execution, fault: Fault, *, step: int = 0, op: int = 0, slot:
     if fault is Fault.WRONG_CKPT_AFTER:
         steps[-1].ckpt_after = sha256(b"a wrong checkpoint", steps[-1].ckpt_after)
     elif fault in (Fault.CORRUPT_ELEMENT, Fault.WRONG_OP):
-        out = target.ops[op].outputs[slot].detach().clone()
+        out = target.ops[op].outputs[slot].detach().clone(memory_format=torch.contiguous_format)
         if fault is Fault.CORRUPT_ELEMENT:
             flat = out.reshape(-1).view(torch.int32)
             flat[element] ^= 1 << 22  # a large change: no later rounding can hide it

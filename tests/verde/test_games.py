@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protocol.chain.commit import Claim
-from verde import Challenger, Claimant, Fault, check_claim, lie, locate
+from verde import Challenger, Claimant, Fault, GameRecord, check_claim, lie, locate
 
 
 def _claim(client, execution, round_=1) -> Claim:
@@ -107,3 +107,31 @@ async def test_cheating_challenger_loses_its_bond(env, honest):
     assert await env.bob.token.balance_of(env.bob.address) == bob_before - env.params.bond
     record = await env.alice.ledger.record(claim.leaf())
     assert record.status == "posted" and record.open_games == 0
+
+
+@pytest.mark.slow
+async def test_players_serve_and_resume_after_a_restart(env, honest, nursery):
+    """Both players run as trio services; the challenger 'restarts' mid-game from its
+    persisted record (JSON) and still wins."""
+    import json
+
+    import trio
+
+    j = _op_index(honest, "mul")
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=1)
+    claim = _claim(env.alice, lying)
+    await env.alice.ledger.post_claim(claim)
+    challenger = Challenger(env.bob, honest, fetch_tensor=lying.tensor)
+    game_id = await challenger.open(claim)
+    claimant = Claimant(env.alice, lying)
+    claimant.watch(game_id, claim)
+    nursery.start_soon(claimant.serve, game_id)
+    for _ in range(3):
+        await challenger.step(game_id)
+        await trio.sleep(0.3)
+    saved = json.dumps(challenger.records[game_id].to_dict())
+    restarted = Challenger(env.bob, honest, fetch_tensor=lying.tensor)
+    restarted.resume(GameRecord.from_dict(json.loads(saved)))
+    with trio.fail_after(60):
+        record = await restarted.serve(game_id, poll=0.05)
+    assert record.outcome == "won" and record.op == j and record.element == 1

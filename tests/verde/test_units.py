@@ -108,3 +108,10 @@ def test_game_pins_the_compiled_op_step():
     pinned = re.search(r"OP_STEP_CODEHASH: constant\(bytes32\) = 0x([0-9a-f]{64})", (CONTRACTS_DIR / "Game.vy").read_text())
     assert pinned and bytes.fromhex(pinned.group(1)) == op_step_codehash(), \
         f"set Game.OP_STEP_CODEHASH to 0x{op_step_codehash().hex()}"
+
+
+def test_corrupting_a_strided_output_changes_its_root(honest):
+    """Regression: a kept output can be a non-contiguous view; the lie must still change it."""
+    j = next(i for i, op in enumerate(honest.steps[0].ops) if not op.outputs[0].is_contiguous())
+    d = locate(honest, lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=1))
+    assert (d.op, d.element) == (j, 1)
