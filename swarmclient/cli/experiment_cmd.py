@@ -20,8 +20,17 @@ def cmd_sapo(args: argparse.Namespace) -> int:
     base = ex.SapoConfig(device="cpu")
     if args.warm_steps is not None:
         base = replace(base, warm_steps=args.warm_steps)
-    if args.lr is not None:
-        base = replace(base, lr=args.lr)
+    overrides = {
+        "lr": args.lr,
+        "group_size": args.group_size,
+        "instances_per_round": args.instances,
+        "epochs": args.epochs,
+        "drop_zero_advantage": args.drop_zero_advantage,
+    }
+    base = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    if args.tasks:
+        base = replace(base, tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()))
+    specialties = tuple(s.strip() for s in args.specialties.split(",") if s.strip()) if args.specialties else ()
     settings = ex.ExperimentSettings(
         peers=args.peers,
         rounds=args.rounds,
@@ -30,6 +39,8 @@ def cmd_sapo(args: argparse.Namespace) -> int:
         workers=args.workers,
         base=base,
         cache_dir=cache,
+        specialties=specialties,
+        specialty_weight=args.specialty_weight,
     )
 
     def progress(mix, seed) -> None:
@@ -56,6 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, default=2, help="worker processes (one configuration and seed each)")
     s.add_argument("--warm-steps", type=int, default=None, help="supervised warm-start steps")
     s.add_argument("--lr", type=float, default=None, help="SAPO learning rate")
+    s.add_argument("--group-size", type=int, default=None, help="G completions per task instance")
+    s.add_argument("--instances", type=int, default=None, help="task instances each peer generates per round")
+    s.add_argument("--epochs", type=int, default=None, help="PPO epochs per update")
+    s.add_argument("--drop-zero-advantage", action=argparse.BooleanOptionalAction, default=None,
+                   help="leave groups whose completions all score alike out of the batch")
+    s.add_argument("--specialty-weight", type=int, default=4,
+                   help="a specialist's warm start draws its specialty's tasks this many times as often")
+    s.add_argument("--tasks", help="comma-separated built-in tasks every peer draws from (default: all)")
+    s.add_argument("--specialties", help="comma-separated specialties (tasks.SPECIALTIES names or task+task) "
+                   "assigned to peers in turn; each peer is warm-started on its specialty's tasks only")
     s.add_argument("--cache", help="warm-start cache directory (default: $SWARM_HOME/cache)")
     s.add_argument("--json", help="write the full results here")
     s.add_argument("--plot", help="write a PNG plot here")

@@ -22,6 +22,9 @@ class SapoConfig:
     instances_per_round: int = 8  # task instances a peer generates (and publishes) per round
     group_size: int = 4  # G completions per instance
     max_new: int = 10  # characters sampled per completion at most
+    # Only 1.0: the update's log-probabilities (old_logp and the ratio's numerator) are those
+    # of softmax(logits), so sampling at another temperature would train on a distribution
+    # that did not produce the samples (a biased gradient and a ratio that is not 1 on-policy).
     temperature: float = 1.0
     local_groups: int = 4  # I
     external_groups: int = 4  # J
@@ -45,6 +48,10 @@ class SapoConfig:
             raise SwarmError("bad-config", "group_size must be >= 2 (a group of one has no advantage)")
         if self.instances_per_round < 1 or self.max_new < 1:
             raise SwarmError("bad-config", "instances_per_round and max_new must be >= 1")
+        if self.temperature != 1.0:
+            raise SwarmError(
+                "bad-config", f"temperature {self.temperature}: the update scores samples at temperature 1.0 only"
+            )
         if self.local_groups + self.external_groups < 1:
             raise SwarmError("bad-config", "the batch needs at least one group (I + J >= 1)")
 

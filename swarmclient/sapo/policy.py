@@ -88,11 +88,23 @@ def pack_records(records: Sequence[BatchRecord], config: PolicyConfig) -> Tensor
 
 
 def pack_fixed(prompts, completions, weights, config: PolicyConfig) -> TensorBatch:
-    """pack_rows at T = config.context; SwarmError if a row does not fit."""
+    """pack_rows at T = config.context, with the loss restricted to the sampled decisions;
+    SwarmError if a row does not fit.
+
+    pack_rows trains every completion token AND the EOS it appends. That EOS is a decision
+    the sampler made only when the completion stopped without ANSWER_END: after a final
+    ANSWER_END the sampler's next token is cut off by the canonical rule and never chosen
+    by the policy, so training it with the row's advantage would push an unrelated
+    probability (the EOS after the newline) up or down with noise. Its mask is cleared."""
     longest = max(len(p) + len(c) for p, c in zip(prompts, completions))  # positions: + EOS - 1 shift
     if longest > config.context:
         raise SwarmError("row-too-long", f"a row of {longest} positions exceeds the context of {config.context}")
-    return pack_rows(prompts, completions, weights, config.context)
+    batch = pack_rows(prompts, completions, weights, config.context)
+    mask = batch.mask.clone()
+    for r, (prompt, completion) in enumerate(zip(prompts, completions)):
+        if completion and completion[-1] == END_ID:
+            mask[r, len(prompt) + len(completion) - 1] = 0.0  # the position whose target is the appended EOS
+    return TensorBatch(batch.tokens, batch.targets, mask, batch.weights, batch.old_logp, batch.ref_logp)
 
 
 def pick_device(preference: str = "auto") -> torch.device:

@@ -35,7 +35,9 @@ def warm_start_key(cfg: SapoConfig) -> str:
         "format": FORMAT,
         "vocab": VOCAB_VERSION,
         "model": asdict(cfg.model),
-        "tasks": sorted(get_task(t).ref for t in cfg.tasks),
+        # In order, repeats kept: sample_instances draws from the list as given, so the order
+        # and the repeats (weights) both change the training data.
+        "tasks": [get_task(t).ref for t in cfg.tasks],
         "params": {k: dict(sorted(v.items())) for k, v in sorted(cfg.task_params.items())},
         "steps": cfg.warm_steps,
         "batch": cfg.warm_batch,

@@ -83,7 +83,9 @@ def test_generation_is_reproducible_and_records_logp_old(small_cfg, warm_model):
     for g in ga:
         assert len(g.group.completions) == small_cfg.group_size
         for text, logps in zip(g.group.completions, g.logp_old):
-            assert len(logps) == len(text) + 1 and all(v <= 0 for v in logps)  # + the final EOS
+            # Every sampled character, and the EOS only where the sampler chose to stop there
+            # (after a final newline the next token is cut off, never a decision).
+            assert len(logps) == len(text) + (0 if text.endswith("\n") else 1) and all(v <= 0 for v in logps)
     # The update's old_logp of a local row equals what generation recorded (same checkpoint).
     locals_ = [g.group for g in ga]
     batch = a.build(3, locals_, [])

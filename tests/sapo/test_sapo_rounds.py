@@ -11,10 +11,12 @@ def _roundtrip(kind, body):
 
 import json
 
+import pytest
 import trio
 
 from protocol.wire import Claim, RolloutBatch
 from swarmclient.cli.main import main as swarm_main
+from swarmclient.errors import SwarmError
 from swarmclient.sapo import experiment as ex
 from swarmclient.sapo.rounds import ExternalPool, RoundSettings, Transport, from_wire, serve
 from swarmclient.sapo.update import SapoLearner
@@ -121,17 +123,39 @@ def test_mean_ci_and_mix_parsing():
 def test_experiment_cli_writes_json_and_plot(tmp_path, small_cfg, warm_cache, capsys):
     out, plot = tmp_path / "out.json", tmp_path / "out.png"
     code = swarm_main([
-        "--home", str(tmp_path / "home"), "experiment", "sapo", "--peers", "2", "--rounds", "2", "--mix", "1/0,1/1",
+        "--home", str(tmp_path / "home"), "experiment", "sapo", "--peers", "2", "--rounds", "2", "--mix", "8/0,1/1",
         "--seeds", "2", "--workers", "1", "--warm-steps", "2", "--json", str(out), "--plot", str(plot),
+        "--tasks", "max,count,reverse", "--specialties", "max,count", "--drop-zero-advantage", "--group-size", "3",
     ])
     assert code == 0
     summary = json.loads(out.read_text())
-    assert set(summary["configs"]) == {"1/0", "1/1"}
+    assert set(summary["configs"]) == {"8/0", "1/1"}
+    assert summary["settings"]["specialties"] == ["max", "count"]
+    assert summary["settings"]["sapo"]["drop_zero_advantage"] is True and summary["settings"]["sapo"]["group_size"] == 3
     for c in summary["configs"].values():
         assert len(c["reward_per_round"]) == 2 and len(c["cumulative_per_seed"]) == 2
         assert abs(c["cumulative"] - sum(c["cumulative_per_seed"]) / 2) < 1e-9
+        # The reward splits into the peers' own specialty and the other tasks.
+        assert len(c["own_specialty_reward_per_round_per_seed"]) == 2
+        assert len(c["other_tasks_reward_per_round_per_seed"][0]) == 2
+    paired = summary["vs_8_0_percent_paired"]
+    if paired:  # absent only when a seed of 8/0 scored exactly 0
+        assert len(paired["1/1"]["per_seed"]) == 2
     assert plot.stat().st_size > 1000
     assert "cumulative_reward" in capsys.readouterr().out
+
+
+def test_specialists_are_warm_started_on_weighted_task_lists():
+    base = ex.SapoConfig(tasks=("reverse", "sort", "count", "max"))
+    strings = ex.specialty_config(base, "strings", 3)
+    assert strings.tasks == ("reverse", "sort", "count", "max", "reverse", "sort", "reverse", "sort")
+    assert ex.specialty_config(base, "count+max", 1).tasks == base.tasks
+    assert ex.specialty_config(base, None) is base
+    assert ex.specialty_of(base, "counting") == {"count", "max"}
+    with pytest.raises(SwarmError):
+        ex.specialty_config(base, "arithmetic")  # no task of it in the list
+    settings = ex.ExperimentSettings(peers=3, specialties=("strings", "counting"))
+    assert [ex.peer_specialty(settings, k) for k in range(3)] == ["strings", "counting", "strings"]
 
 
 def test_from_wire_names_the_sender():
