@@ -134,11 +134,12 @@ class AdamW:
             (p.detach(), p.grad, self.state[name]["exp_avg"], self.state[name]["exp_avg_sq"]) for name, p in live])]
         p_all, g_all, m_all, v_all = flat
         sqrt_bc2 = P.sqrt(torch.tensor(bc2, dtype=torch.float32, device=device))
-        p_new = P.mul(p_all, decay)
-        m_new = P.add(P.mul(m_all, b1), P.mul(g_all, c1))
-        v_new = P.add(P.mul(v_all, b2), P.mul(P.mul(g_all, c2), g_all))
-        denom = P.add(P.div(P.sqrt(v_new), sqrt_bc2), float(np.float32(self.eps)))
-        p_new = P.sub(p_new, P.mul(P.div(m_new, denom), step_size))
+        # In place on the fresh concatenations: the same binary32 operations in the same order.
+        p_new = p_all.mul_(P.scalar(decay, p_all.dtype, device))
+        m_new = m_all.mul_(P.scalar(b1, m_all.dtype, device)).add_(P.mul(g_all, c1))
+        v_new = v_all.mul_(P.scalar(b2, v_all.dtype, device)).add_(P.mul(g_all, c2).mul_(g_all))
+        denom = P.sqrt(v_new).div_(sqrt_bc2).add_(P.scalar(float(np.float32(self.eps)), v_new.dtype, device))
+        p_new = p_new.sub_(torch.div(m_new, denom).mul_(P.scalar(step_size, p_all.dtype, device)))
         offset = 0
         for name, p in live:
             n = p.numel()

@@ -4,6 +4,7 @@ patterns (subnormals, infinities, NaNs, signed zeros, every exponent)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,28 +60,36 @@ def test_dense_random_bits_all_arithmetic():
         assert R.same_bits(getattr(P, name)(t(a), t(b)).numpy(), getattr(R, name)(a, b)), name
 
 
-def test_sqrt_correctly_rounded_on_random_bits_and_specials():
+# P.sqrt (numpy's hardware sqrt on CPU) and P.sqrt_program (the torch program other devices
+# run) are both checked here, on CPU.
+SQRTS = pytest.mark.parametrize("sqrt", [P.sqrt, P.sqrt_program], ids=["sqrt", "sqrt_program"])
+
+
+@SQRTS
+def test_sqrt_correctly_rounded_on_random_bits_and_specials(sqrt):
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.integers(0, 2**32, 2_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32), SPECIALS])
-    got = P.sqrt(t(x)).numpy()
+    got = sqrt(t(x)).numpy()
     assert R.same_bits(got, R.sqrt(x))
     # the IEEE specials: sqrt(-0) = -0, sqrt(+inf) = +inf, sqrt(negative) = NaN
-    s = P.sqrt(t(np.array([-0.0, 0.0, np.inf, -1.0, -np.inf], np.float32))).numpy()
+    s = sqrt(t(np.array([-0.0, 0.0, np.inf, -1.0, -np.inf], np.float32))).numpy()
     assert np.signbit(s[0]) and s[0] == 0 and not np.signbit(s[1]) and s[2] == np.inf
     assert np.isnan(s[3]) and np.isnan(s[4])
 
 
-def test_sqrt_dense_in_1_to_4():
+@SQRTS
+def test_sqrt_dense_in_1_to_4(sqrt):
     """Every 3rd float32 in [1, 4): both exponent parities (sqrt's rounding pattern repeats
     with period 4 in x), 5.6M results."""
     lo, hi = np.float32(1.0).view(np.int32), np.float32(4.0).view(np.int32)
     x = np.arange(lo, hi, 3, dtype=np.int32).view(np.float32)
-    assert R.same_bits(P.sqrt(t(x)).numpy(), R.sqrt(x))
+    assert R.same_bits(sqrt(t(x)).numpy(), R.sqrt(x))
 
 
+@SQRTS
 @given(vectors)
-def test_sqrt_property(x):
-    assert R.same_bits(P.sqrt(t(x)).numpy(), R.sqrt(x))
+def test_sqrt_property(sqrt, x):
+    assert R.same_bits(sqrt(t(x)).numpy(), R.sqrt(x))
 
 
 def test_max_min_nan_and_zero_rules():
