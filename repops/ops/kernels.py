@@ -9,6 +9,7 @@ elements, only over the log2(n) levels of a reduction tree.
 from __future__ import annotations
 
 import math
+import struct
 
 import torch
 
@@ -227,6 +228,7 @@ EXP_L_HI = LN2_HI / 32  # exact (power-of-two division); 32 significant bits
 EXP_L_LO = LN2_LO / 32
 EXP_INV_L = float.fromhex("0x1.71547652b82fep5")  # 32 / ln 2, rounded
 EXP_POLY = (1 / 24, 1 / 6, 1 / 2, 1.0, 1.0)
+_ROUND_C_BITS = struct.unpack("<q", struct.pack("<d", ROUND_C))[0]
 
 
 def exp64(x: torch.Tensor) -> torch.Tensor:
@@ -248,10 +250,13 @@ def exp64(x: torch.Tensor) -> torch.Tensor:
     round(T * p) * 2**m = round(p * (T * 2**m)). NaN: any int64 that k converts to indexes
     the table in range (& 31), and NaN times any scale is NaN."""
     xc = torch.clamp(x, -EXP_CLAMP, EXP_CLAMP)
-    k = P.mul(xc, EXP_INV_L).add_(ROUND_C).sub_(ROUND_C)
+    u = P.mul(xc, EXP_INV_L).add_(ROUND_C)
+    # u = ROUND_C + k exactly (u lies in [2**52, 2**53), where the ulp is 1), so k as an
+    # integer is u's bits minus ROUND_C's: cheaper than a float64 -> int64 conversion.
+    ki = u.view(torch.int64) - _ROUND_C_BITS  # |k| <= 700 * 32 / ln 2 < 2**15
+    k = u.sub_(ROUND_C)
     t = P.mul(k, EXP_L_HI)
     r = xc.sub_(t).sub_(torch.mul(k, EXP_L_LO, out=t))  # t reused: k * EXP_L_LO
-    ki = k.to(torch.int64)  # |k| <= 700 * 32 / ln 2 < 2**15
     j = ki & 31
     scale = _exp_table_bits(x.device).index_select(0, j.reshape(-1)).view(ki.shape)
     scale.add_(ki.sub_(j).bitwise_left_shift_(47))  # + (32 m) << 47 = m << 52: times 2**m
