@@ -7,20 +7,33 @@ import json
 import math
 from pathlib import Path
 
-from swarmclient.cli.argtypes import positive_float, positive_int
+from swarmclient.cli.argtypes import number_in, positive_float, positive_int
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
+
+
+non_negative_int = number_in(int, 0)
+unit_float = number_in(float, 0.0, 1.0)
 
 
 def cmd_devnet(args: argparse.Namespace) -> int:
     import trio
 
     from swarmclient.devnet import DevnetOptions, run_devnet
+    from swarmclient.devnet.chain import ChainOptions
 
     rounds = args.rounds
     if args.duration is not None:
         rounds = max(1, math.floor(args.duration / args.round_seconds))
     root = Path(args.dir) if args.dir else Home.resolve(args.home).root / "devnet"
+    if args.cheaters and args.no_chain:
+        raise SwarmError("bad-devnet", "--cheaters needs the chain (drop --no-chain)")
+    if args.cheaters >= args.peers:
+        raise SwarmError("bad-devnet", f"--cheaters {args.cheaters} needs at least one honest peer among --peers {args.peers}")
+    chain = None if args.no_chain else ChainOptions(
+        challenge_window=args.challenge_window, clock=args.game_clock, sample_rate=args.sample_rate,
+        cheaters=args.cheaters,
+    )
     options = DevnetOptions(
         root=root.expanduser().absolute(),
         peers=args.peers,
@@ -31,6 +44,7 @@ def cmd_devnet(args: argparse.Namespace) -> int:
         batch_bytes=args.batch_bytes,
         synthetic=args.synthetic,
         warm_steps=args.warm_steps,
+        chain=chain,
     )
     result = trio.run(run_devnet, options)
     if args.report:
@@ -63,4 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-bytes", type=positive_int, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--synthetic", action="store_true", help="synthetic rollouts, no training (network tests)")
     p.add_argument("--warm-steps", type=positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--cheaters", type=non_negative_int, default=0, metavar="K",
+                   help="the last K peers claim corrupted updates (fault CORRUPT_UPDATE); watchers dispute them")
+    p.add_argument("--no-chain", action="store_true", help="no chain: no stake, claims on the ledger or disputes")
+    p.add_argument("--challenge-window", type=positive_int, default=30, metavar="S",
+                   help="seconds a posted claim can be disputed (default 30)")
+    p.add_argument("--game-clock", type=positive_int, default=60, metavar="S",
+                   help="each side's total time in a dispute game (default 60)")
+    p.add_argument("--sample-rate", type=unit_float, default=1.0, metavar="R",
+                   help="share of other peers' claims each peer re-executes (default 1: all)")
     p.set_defaults(func=cmd_devnet)

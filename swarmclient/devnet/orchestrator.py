@@ -23,10 +23,13 @@ from typing import Any, TextIO
 
 import trio
 
+from protocol.errors import ProtocolError
 from swarmclient import control
 from swarmclient.devnet import layout
+from swarmclient.devnet.chain import ChainOptions, DevnetChain, clear_chain_files, start_chain
 from swarmclient.devnet.process import PeerArgs, PeerProcess
 from swarmclient.devnet.report import build_report, load_final_stats, summary_lines
+from swarmclient.devnet.settlement import chain_report, chain_settled, chain_summary_lines, read_chain_events
 from swarmclient.errors import SwarmError
 
 TICK_S = 0.5
@@ -54,6 +57,8 @@ class DevnetOptions:
     batch_bytes: int | None = None
     synthetic: bool = True  # network-only rounds; the CLI trains (SAPO) unless --synthetic
     warm_steps: int | None = None  # SAPO warm-start steps (None: the default)
+    # One embedded chain shared by the peers (claims, stake, disputes); None: no chain.
+    chain: ChainOptions | None = None
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Devnet:
         self.overran = False
         self.t0: float | None = None
         self._live = None
+        self.chain: DevnetChain | None = None
 
     def say(self, text: str) -> None:
         if self._live is not None:
@@ -89,7 +95,10 @@ class Devnet:
         start_file = opts.root / "start.json"
         start_file.unlink(missing_ok=True)
         cache_dir = opts.root / "cache"
-        args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes, opts.synthetic, opts.warm_steps, cache_dir)
+        args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes, opts.synthetic, opts.warm_steps,
+                        cache_dir, linger=self._chain_linger())
+        if opts.chain is None:
+            clear_chain_files(specs)
         if not opts.synthetic:
             # One warm start for every peer, built before they start (they load it from the
             # cache), so no peer spends the mesh timeout training.
@@ -98,12 +107,18 @@ class Devnet:
 
             await trio.to_thread.run_sync(shared_warm_start, sapo_config(opts.warm_steps), cache_dir)
         started_at = time.time()
+        chain_events: list = []
         self.say(f"devnet: starting {opts.peers} peers in {opts.root}")
         async with trio.open_nursery() as outer:
             outer.start_soon(self._on_signals)
             if not opts.headless:
                 outer.start_soon(self._dashboard)
             try:
+                if opts.chain is not None:
+                    self.chain = await start_chain(outer, specs, opts.chain)
+                    cheaters = ", ".join(f"peer-{i}" for i in self.chain.cheaters) or "none"
+                    self.say(f"devnet: chain at {self.chain.url} (window {opts.chain.challenge_window} s, "
+                             f"game clock {opts.chain.clock} s); cheaters: {cheaters}; games: {self.chain.verde}")
                 for spec in specs:
                     self.procs.append(PeerProcess.spawn(spec, args))
                 async with trio.open_nursery() as nursery:
@@ -121,6 +136,13 @@ class Devnet:
             finally:
                 with trio.CancelScope(shield=True):
                     await self._stop_all()
+                    if self.chain is not None:
+                        # Read the chain's own account of claims and games while it still serves.
+                        with trio.move_on_after(30):
+                            try:
+                                chain_events = await trio.to_thread.run_sync(read_chain_events, self.chain)
+                            except ProtocolError as exc:
+                                self.say(f"devnet: could not read the chain's events: {exc}")
                 outer.cancel_scope.cancel()
         finished_at = time.time()
         report = build_report(
@@ -129,7 +151,9 @@ class Devnet:
             finished_at=finished_at, interrupted=self.interrupted,
         )
         report["devnet_dir"] = str(opts.root)
-        for line in summary_lines(report):
+        if self.chain is not None:
+            report["chain"] = chain_report(self.chain, self.procs, report, chain_events)
+        for line in summary_lines(report) + chain_summary_lines(report):
             self.say(line)
         summary = report["summary"]
         healthy = not summary["dead_peers"] and summary["zero_lost"] and not self.overran
@@ -177,7 +201,7 @@ class Devnet:
         while not self.interrupted:
             await self._poll_all()
             alive = self.alive()
-            waiting = [p for p in alive if not self.snapshots.get(p.spec.index, {}).get("ready")]
+            waiting = [p for p in alive if not self._ready(self.snapshots.get(p.spec.index))]
             if not waiting:
                 return
             if trio.current_time() > deadline:
@@ -185,6 +209,16 @@ class Devnet:
                 self.say(f"devnet: {names} not meshed after {timeout:g} s; starting anyway")
                 return
             await trio.sleep(TICK_S)
+
+    def _ready(self, snapshot: dict[str, Any] | None) -> bool:
+        """Meshed, and with a chain also registered and staked (so round 0's claim is posted
+        at once and every watcher can put up a bond)."""
+        if not snapshot or not snapshot.get("ready"):
+            return False
+        if self.chain is None:
+            return True
+        chain = snapshot.get("chain") or {}
+        return bool(chain.get("registered")) or bool(chain.get("status"))
 
     async def _watch(self) -> None:
         opts = self.options
@@ -195,6 +229,7 @@ class Devnet:
             if not opts.synthetic:
                 # A SAPO round may outlast its slot on a loaded machine (rounds then slip).
                 end += TRAINING_ROUND_ALLOWANCE_S * opts.rounds
+            end += (self._chain_linger() or DRAIN_MAX_S) - DRAIN_MAX_S
         drained = False
         while self.alive():
             now = time.time()
@@ -218,6 +253,8 @@ class Devnet:
         snaps = {p.spec.index: self.snapshots.get(p.spec.index) for p in alive}
         if any(s is None or s.get("phase") != "lingering" for s in snaps.values()):
             return False
+        if self.chain is not None and not all(chain_settled(s) for s in snaps.values()):
+            return False  # claims still in their window, games still open or checks queued
         for receiver in alive:
             got = snaps[receiver.spec.index]["batches"].get("received_rounds", {})
             for sender in alive:
@@ -227,6 +264,14 @@ class Devnet:
                 if not sent <= set(got.get(sender.spec.peer_id, [])):
                     return False
         return True
+
+    def _chain_linger(self) -> float | None:
+        """With a chain, peers linger until their last claims are final and their games over:
+        a window, then a game whose slowest end is a clock run out on each side."""
+        chain = self.options.chain
+        if chain is None:
+            return None
+        return DRAIN_MAX_S + chain.challenge_window + 3 * chain.clock
 
     async def _stop_all(self) -> None:
         """SIGTERM what is left, give it time to write its stats, then SIGKILL."""

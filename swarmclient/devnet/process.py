@@ -35,6 +35,7 @@ class PeerArgs:
     synthetic: bool = False
     warm_steps: int | None = None
     cache_dir: Path | None = None
+    linger: float | None = None  # longest wait for "all delivered" after the last round
 
 
 @dataclass
@@ -79,6 +80,8 @@ class PeerProcess:
             command += ["--warm-steps", str(args.warm_steps)]
         if args.cache_dir is not None:
             command += ["--cache-dir", str(args.cache_dir)]
+        if args.linger is not None:
+            command += ["--linger", repr(args.linger)]
         env = {**os.environ, "SWARM_HOME": str(spec.home.root), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "wb") as log:
             try:

@@ -14,12 +14,18 @@ from typing import Any
 
 import trio
 
-from protocol.chain import ChainClient, TxResult, binding_message, load_deployment, open_chain
+from protocol.chain import ChainClient, TxResult, binding_message, load_deployment
+from protocol.chain.backends import Chain, rpc_web3
+from protocol.chain.worker import CHAIN_ERRORS, classify
 from protocol.chain.deployment import AI
 from protocol.errors import ProtocolError
 from swarmclient.errors import SwarmError
 
 ZERO_KEY = b"\0" * 32
+# A devnet's shared chain answers one call at a time and a block full of registrations takes
+# py-evm seconds: calls and receipts wait longer than web3's defaults before giving up.
+RPC_TIMEOUT_S = 60.0
+RECEIPT_TIMEOUT_S = 180.0
 
 
 def peer_id_of_key(peer_key: bytes) -> str:
@@ -61,14 +67,14 @@ class ChainLink:
     @classmethod
     async def connect(cls, rpc_url: str, deployment_path: Path, account: Any) -> "ChainLink":
         def blocking() -> tuple[Any, Any]:
-            chain = open_chain("rpc", rpc_url)
+            chain = Chain(rpc_web3(rpc_url, timeout=RPC_TIMEOUT_S), "rpc", rpc_url)
             return chain, load_deployment(deployment_path, chain.w3)
 
         try:
             chain, deployment = await trio.to_thread.run_sync(blocking)
         except ProtocolError as exc:
             raise SwarmError(f"chain-{exc.reason.value}", exc.detail) from None
-        return cls(ChainClient(chain.w3, deployment, account), chain)
+        return cls(ChainClient(chain.w3, deployment, account, receipt_timeout=RECEIPT_TIMEOUT_S), chain)
 
     @property
     def address(self) -> str:
@@ -94,7 +100,7 @@ class ChainLink:
         c = self.client
         stake = await c.registry.stake_of(c.address)
         balance = await c.token.balance_of(c.address)
-        block = await trio.to_thread.run_sync(lambda: c.w3.eth.block_number)
+        block = await self.read(lambda w3: w3.eth.block_number)
         self.state.update(stake=str(stake["staked"]), locked=str(stake["locked"]), balance=str(balance),
                           block=block, registered=self.staked.is_set(), gas=self.gas.to_json())
 
@@ -110,8 +116,19 @@ class ChainLink:
 
     async def now(self) -> int:
         """The latest block's timestamp (the contracts' clock)."""
+        return await self.read(lambda w3: w3.eth.get_block("latest")["timestamp"])
+
+    async def read(self, fn: Any) -> Any:
+        """`fn(w3)` in a worker thread; any chain or transport failure is a ProtocolError."""
         w3 = self.client.w3
-        return await trio.to_thread.run_sync(lambda: w3.eth.get_block("latest")["timestamp"])
+
+        def call() -> Any:
+            try:
+                return fn(w3)
+            except CHAIN_ERRORS as exc:
+                raise classify(exc) from exc
+
+        return await trio.to_thread.run_sync(call)
 
 
 def ai(amount: int) -> int:

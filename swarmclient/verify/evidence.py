@@ -28,6 +28,10 @@ from swarmclient.sapo.batch import BatchRecord, batch_digest, verify_records
 from swarmclient.verify.settings import Fault
 
 BLOB_FORMAT = "swarm-claim-evidence/1"
+# RepOps tracing is process-wide (one active tracer; repops.trace): a traced re-execution
+# (Verde keeps every op's tensors) must not overlap the peer's own generation or update in
+# another worker thread. Everything here that runs torch holds this lock.
+TORCH_LOCK = threading.Lock()
 # Added to one weight by the CORRUPT_UPDATE fault: far above rounding, so it is never lost.
 PERTURBATION = 0.01
 
@@ -108,8 +112,10 @@ class UpdateCapture:
         self.faults_injected = 0
         self._orig_build = learner.build
         self._orig_update = learner.update
+        self._orig_generate = learner.generate
         learner.build = self._build
         learner.update = self._update
+        learner.generate = self._generate
 
     # -- the wrapped learner calls (worker thread) ------------------------------------------
 
@@ -119,7 +125,15 @@ class UpdateCapture:
             self._built[round_index] = list(batch.records)
         return batch
 
+    def _generate(self, round_index: int) -> Any:
+        with TORCH_LOCK:
+            return self._orig_generate(round_index)
+
     def _update(self, round_index: int, local: Any, external: Any) -> Any:
+        with TORCH_LOCK:
+            return self._locked_update(round_index, local, external)
+
+    def _locked_update(self, round_index: int, local: Any, external: Any) -> Any:
         from repops import checkpoint
         from repops.step import state_tensors
 

@@ -25,11 +25,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import trio
 
 from protocol.chain.position import inner_boundaries, parts
+from protocol.chain.worker import CHAIN_ERRORS
 from protocol.errors import ProtocolError
 from swarmclient.verify.chainlink import ChainLink
 
@@ -110,8 +111,13 @@ class GameRecord:
 class GamePlayer:
     def __init__(self, link: ChainLink, record: GameRecord, hashes: tuple[bytes, ...], *,
                  deeper: DeeperStrategy | None = None, poll_seconds: float = 0.5,
-                 persist: Callable[[GameRecord], None] = lambda g: None, log: Callable[[str], None] = print) -> None:
+                 persist: Callable[[GameRecord], None] = lambda g: None, log: Callable[[str], None] = print,
+                 driver: Callable[[], Awaitable[Any]] | None = None, driver_errors: tuple = ()) -> None:
         self.link = link
+        # Verde's player (verde.Claimant/Challenger .step bound to this game): when given, it
+        # makes every move, timeouts included; this player then only observes and records.
+        self.driver = driver
+        self.driver_errors = driver_errors
         self.g = record
         self.hashes = hashes
         self.deeper = deeper
@@ -141,6 +147,11 @@ class GamePlayer:
                 await self._resolved(view)
                 return
             ours = view.turn == self.g.role
+            if self.driver is not None:
+                await self._drive()
+                self.persist(self.g)
+                await trio.sleep(self.poll_seconds)
+                continue
             try:
                 if ours:
                     move = self._move(view)
@@ -158,6 +169,25 @@ class GamePlayer:
                 self.g.note = f"{exc.reason.value}: {exc.detail[:80]}"
             self.persist(self.g)
             await trio.sleep(self.poll_seconds)
+
+    async def _drive(self) -> None:
+        try:
+            record = await self.driver()
+        except ProtocolError as exc:
+            self.g.note = f"{exc.reason.value}: {exc.detail[:80]}"
+            return
+        except self.driver_errors as exc:  # VerdeError: e.g. an unprovable spot; noted, the clock decides
+            self.g.note = str(exc)[:120]
+            return
+        except CHAIN_ERRORS as exc:  # Verde's raw view calls: transport trouble, retried next poll
+            self.g.note = f"{type(exc).__name__}: {str(exc)[:100]}"
+            return
+        if record.moves != self.g.moves:
+            self.log(f"game {self.g.game_id}: {record.phase.value} after {record.moves} moves ({record.gas:,} gas)")
+        self.g.moves, self.g.gas = record.moves, record.gas
+        self.g.last_move = record.phase.value
+        if record.notes:
+            self.g.note = record.notes[-1][:120]
 
     def _other_left(self, clocks: dict) -> int:
         return clocks["challenger_left"] if self.g.role == "claimant" else clocks["claimant_left"]

@@ -16,23 +16,27 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import partial
 from typing import Any, Callable
 
 import trio
 
 from protocol.chain import Claim as ChainClaim
-from protocol.chain import watch_events
+from protocol.chain.events import fetch_events
+from protocol.chain.worker import CHAIN_ERRORS
 from protocol.errors import ProtocolError
 from swarmclient.errors import SwarmError
 from swarmclient.home import Home
 from swarmclient.verify.chainlink import ChainLink
-from swarmclient.verify.evidence import UpdateCapture, decode_evidence, tensors_from_blob
+from swarmclient.verify.evidence import TORCH_LOCK, UpdateCapture, decode_evidence, tensors_from_blob
 from swarmclient.verify.games import GameBook, GamePlayer, GameRecord
 from swarmclient.verify.poster import ClaimPoster
-from swarmclient.verify.replay import Replayed, reexecute
+from swarmclient.verify.replay import reexecute
+from swarmclient.verify import verde_link
 from swarmclient.verify.settings import VerifySettings
 
 CHECK_QUEUE = 256
+STAKE_ATTEMPTS = 10
 REFRESH_S = 2.0
 
 
@@ -58,6 +62,7 @@ class Participant:
         self._checks_send, self._checks_receive = trio.open_memory_channel[dict](CHECK_QUEUE)
         self._in_flight = 0
         self._nursery: trio.Nursery | None = None
+        self.verde = False  # Verde plays the deeper levels (set once the deployment is known)
 
     # -- hooks for the runtime -----------------------------------------------------------
 
@@ -87,7 +92,7 @@ class Participant:
         out["verify"] = {**self.stats, "sample_rate": self.settings.sample_rate, "fault": self.settings.fault.value,
                          "faults_injected": self.capture.faults_injected if self.capture else 0,
                          "check_s_median": times[len(times) // 2] if times else None,
-                         "queued": self._in_flight, "settled": self.settled()}
+                         "queued": self._in_flight, "settled": self.settled(), "verde": self.verde}
         return out
 
     def settled(self) -> bool:
@@ -110,6 +115,8 @@ class Participant:
             task_status.started()
             return
         self.book = GameBook(self.root, self._open_db())
+        self.verde = verde_link.available(self.link.deployment) and await self._stepper_installed()
+        self.log("games: Verde plays all levels" if self.verde else "games: level 1 only (Verde unavailable)")
         self.poster = ClaimPoster(self.link, self.log)
         if self.capture is not None:
             node.provide("ckpt", lambda key, query: self.capture.checkpoint_blob(key))
@@ -122,12 +129,18 @@ class Participant:
             nursery.start_soon(self._refresh)
             nursery.start_soon(self._checker)
             send, receive = trio.open_memory_channel(256)
-            await nursery.start(lambda task_status: watch_events(
-                self.link.client.w3, self.link.client.decoder,
-                [self.link.client.ledger.address, self.link.client.game.address], send,
-                from_block=self.link.deployment.block, poll_interval=self.settings.poll_seconds, task_status=task_status))
+            nursery.start_soon(self._follow_events, send)
             nursery.start_soon(self._dispatch, receive)
             task_status.started()
+
+    async def _stepper_installed(self) -> bool:
+        """Verde's one-step machines are in the Game (a devnet installs them at deployment)."""
+        game = self.link.client.game.contract
+        try:
+            address = await self.link.read(lambda w3: game.functions.stepper().call())
+        except ProtocolError:
+            return False
+        return int(address, 16) != 0
 
     def _open_db(self) -> Any:
         try:
@@ -140,12 +153,36 @@ class Participant:
 
     async def _stake(self) -> None:
         stake = self.settings.stake_ai * 10**18
-        try:
-            await self.link.ensure_staked(self.identity, stake)
-            self.log(f"chain: registered and staked {self.settings.stake_ai} AI as {self.link.address}")
-        except ProtocolError as exc:
-            self.error = f"stake failed: {exc.reason.value}: {exc.detail}"
-            self.log(f"chain: {self.error}")
+        for attempt in range(1, STAKE_ATTEMPTS + 1):
+            try:
+                await self.link.ensure_staked(self.identity, stake)
+                self.log(f"chain: registered and staked {self.settings.stake_ai} AI as {self.link.address}")
+                return
+            except ProtocolError as exc:
+                # Idempotent: a retry finds what went through and does the rest.
+                self.error = f"stake failed (attempt {attempt}): {exc.reason.value}: {exc.detail[:120]}"
+                self.log(f"chain: {self.error}")
+                await trio.sleep(2.0 * attempt)
+
+    async def _follow_events(self, send: trio.MemorySendChannel) -> None:
+        """Every decoded log of the ledger and the game, in chain order, from the deployment
+        block (so a restarted peer replays its games); a failed read is retried, never fatal."""
+        client = self.link.client
+        addresses = [client.ledger.address, client.game.address]
+        next_block = self.link.deployment.block
+        async with send:
+            while True:
+                try:
+                    head = await self.link.read(lambda w3: w3.eth.block_number)
+                    if head >= next_block:
+                        found = await trio.to_thread.run_sync(fetch_events, client.w3, client.decoder, addresses,
+                                                              next_block, head)
+                        for event in found:
+                            await send.send(event)
+                        next_block = head + 1
+                except ProtocolError as exc:
+                    self.link.state["status"] = f"events: {exc.reason.value}"
+                await trio.sleep(self.settings.poll_seconds)
 
     async def _refresh(self) -> None:
         while True:
@@ -210,16 +247,25 @@ class Participant:
             self.log(f"game {game_id}: our evidence for round {posted['round']} is gone; cannot answer")
             return
         claim, records, tensors = own
-        replayed = await trio.to_thread.run_sync(reexecute, tensors, records, claim.hparams)
-        # Our assertion at the last position is what we claimed (a cheater's perturbed hash).
-        hashes = replayed.hashes[:-1] + (bytes(posted["ckpt_after"]),)
-        opponent = "?"
-        self._start_player(GameRecord(game_id, role, opponent, record_key, bytes(posted["claim_digest"]),
-                                      int(posted["round"]), time.time()), hashes)
+        claimed = bytes(posted["ckpt_after"])
+        driver = None
+        if self.verde:
+            execution = await trio.to_thread.run_sync(locked, verde_link.execute, tensors, records, claim.hparams, claim.steps)
+            execution = verde_link.as_claimed(execution, claimed)
+            hashes = verde_link.level1_hashes(execution)
+            player = verde_link.claimant(self.link.client, execution, game_id, _chain_claim(posted))
+            driver = partial(player.step, game_id)
+        else:
+            replayed = await trio.to_thread.run_sync(locked, reexecute, tensors, records, claim.hparams)
+            # Our assertion at the last position is what we claimed (a cheater's perturbed hash).
+            hashes = replayed.hashes[:-1] + (claimed,)
+        self._start_player(GameRecord(game_id, role, "?", record_key, bytes(posted["claim_digest"]),
+                                      int(posted["round"]), time.time()), hashes, driver)
 
-    def _start_player(self, record: GameRecord, hashes: tuple[bytes, ...]) -> None:
+    def _start_player(self, record: GameRecord, hashes: tuple[bytes, ...], driver: Any = None) -> None:
         player = GamePlayer(self.link, record, hashes, deeper=self.deeper, poll_seconds=self.settings.poll_seconds,
-                            persist=self.book.persist, log=self.log)
+                            persist=self.book.persist, log=self.log, driver=driver,
+                            driver_errors=verde_link.errors() if driver is not None else ())
         self.players[record.game_id] = player
         self.book.persist(record)
         self._nursery.start_soon(player.serve)
@@ -238,6 +284,9 @@ class Participant:
             except ProtocolError as exc:
                 self.stats["last_error"] = f"{exc.reason.value}: {exc.detail[:120]}"
                 self.log(f"check: chain: {self.stats['last_error']}")
+            except CHAIN_ERRORS as exc:  # a raw web3/transport error from Verde's own views
+                self.stats["last_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+                self.log(f"check: chain: {self.stats['last_error']}")
             finally:
                 self._in_flight -= 1
 
@@ -246,30 +295,45 @@ class Participant:
         if game is None and await self.link.now() >= int(posted["window_end"]):
             return  # too late to dispute (a restart replaying old claims)
         started = time.monotonic()
-        replayed, peer = await self._reexecute(posted)
+        hashes, execution, peer = await self._reexecute(posted)
         self.check_seconds = (self.check_seconds + [time.monotonic() - started])[-256:]
         self.stats["checked"] += 1
         claimed = bytes(posted["ckpt_after"])
+        claim = _chain_claim(posted)
         if game is not None:  # resuming a game we opened before a restart
+            driver = None
+            if execution is not None:
+                import verde
+
+                player = verde_link.challenger(self.link.client, execution)
+                player.resume(verde.GameRecord(game[0], "challenger", claim))
+                driver = partial(player.step, game[0])
             self._start_player(GameRecord(game[0], "challenger", peer, key, bytes(posted["claim_digest"]),
-                                          int(posted["round"]), time.time()), replayed.hashes)
+                                          int(posted["round"]), time.time()), hashes, driver)
             return
-        if replayed.ckpt_after == claimed and replayed.steps == int(posted["steps"]):
+        if hashes[-1] == claimed and len(hashes) - 1 == int(posted["steps"]):
             self.stats["agreed"] += 1
             return
         self.stats["disputed"] += 1
         self.log(f"claim of {peer[-8:]} round {posted['round']} does not re-execute: "
-                 f"claimed {claimed.hex()[:12]}, got {replayed.ckpt_after.hex()[:12]}; opening a game")
-        claim = ChainClaim(posted["claimant"], int(posted["round"]), bytes(posted["claim_digest"]),
-                           bytes(posted["trace_root"]), bytes(posted["ckpt_before"]), claimed, int(posted["steps"]))
-        result = self.link.gas.add(await self.link.client.game.open(claim))
-        game_id = int(result.event("GameOpened")["game_id"])
+                 f"claimed {claimed.hex()[:12]}, got {hashes[-1].hex()[:12]}; opening a game")
+        driver = None
+        if execution is not None:
+            player = verde_link.challenger(self.link.client, execution)
+            game_id = await player.open(claim)
+            gas = player.records[game_id].gas
+            driver = partial(player.step, game_id)
+        else:
+            result = self.link.gas.add(await self.link.client.game.open(claim))
+            game_id, gas = int(result.event("GameOpened")["game_id"]), result.gas_used
         posted_at = await self._block_time(int(posted["block"]))
         record = GameRecord(game_id, "challenger", peer, key, bytes(posted["claim_digest"]), int(posted["round"]),
-                            time.time(), posted_at=posted_at, gas=result.gas_used, last_move="open")
-        self._start_player(record, replayed.hashes)
+                            time.time(), posted_at=posted_at, gas=gas, last_move="open", moves=1)
+        self._start_player(record, hashes, driver)
 
-    async def _reexecute(self, posted: dict) -> tuple[Replayed, str]:
+    async def _reexecute(self, posted: dict) -> tuple[tuple[bytes, ...], Any, str]:
+        """Fetch the claim's evidence from its claimant and re-execute it: the level-1 hashes,
+        Verde's Execution (None without Verde) and the claimant's peer id."""
         peer = await self.link.peer_id_of(posted["claimant"])
         if peer is None:
             raise SwarmError("unregistered", f"claimant {posted['claimant']} has no registered peer id")
@@ -279,11 +343,29 @@ class Participant:
         if claim.ckpt_before != before or claim.steps != int(posted["steps"]):
             raise SwarmError("bad-evidence", "the gossiped claim and the posted one differ")
         tensors = tensors_from_blob(await self.node.fetch(peer, "ckpt", before, timeout=timeout), before)
-        return await trio.to_thread.run_sync(reexecute, tensors, records, claim.hparams), peer
+        if self.verde:
+            execution = await trio.to_thread.run_sync(locked, verde_link.execute, tensors, records, claim.hparams, claim.steps)
+            return verde_link.level1_hashes(execution), execution, peer
+        replayed = await trio.to_thread.run_sync(locked, reexecute, tensors, records, claim.hparams)
+        return replayed.hashes, None, peer
 
-    async def _block_time(self, block: int) -> float:
-        w3 = self.link.client.w3
-        return float(await trio.to_thread.run_sync(lambda: w3.eth.get_block(block)["timestamp"]))
+    async def _block_time(self, block: int) -> float | None:
+        try:
+            return float(await self.link.read(lambda w3: w3.eth.get_block(block)["timestamp"]))
+        except ProtocolError:
+            return None
+
+
+def locked(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` holding the process's torch lock (run it in a worker thread)."""
+    with TORCH_LOCK:
+        return fn(*args)
+
+
+def _chain_claim(posted: dict) -> ChainClaim:
+    """The on-chain claim a ClaimPosted event describes (what a game is opened against)."""
+    return ChainClaim(posted["claimant"], int(posted["round"]), bytes(posted["claim_digest"]), bytes(posted["trace_root"]),
+                      bytes(posted["ckpt_before"]), bytes(posted["ckpt_after"]), int(posted["steps"]))
 
 
 __all__ = ["Participant"]

@@ -92,7 +92,10 @@ class ClaimPoster:
             due = [e for e in self.by_key.values() if e.status == "pending"]
             if not due:
                 continue
-            now = await self.link.now()
+            try:
+                now = await self.link.now()
+            except ProtocolError:
+                continue  # the node is busy or away: next tick
             for entry in due:
                 if now > entry.window_end:
                     await self._finalize(entry)
@@ -103,7 +106,10 @@ class ClaimPoster:
             result = self.link.gas.add(await ledger.finalize(entry.key))
         except ProtocolError as exc:
             # A game opened meanwhile, or extended the window: read the record to know which.
-            record = await ledger.record(entry.key)
+            try:
+                record = await ledger.record(entry.key)
+            except ProtocolError:
+                return
             if record.status == "rejected":
                 entry.status = "rejected"
             elif record.open_games:
