@@ -1,10 +1,11 @@
 """RepOps vs plain torch, side by side in one run: per-op ratios (matmul, softmax, layernorm,
-GELU, cross-entropy, AdamW) at the tiny policy's shapes, then a whole training step of the
-policy against the same architecture in plain torch (bench.torch_twin): forward + backward +
+ReLU, GELU, cross-entropy, AdamW) at the tiny policy's shapes, then a whole training step of
+the policy (default config: ReLU; `--activation gelu` for the GELU variant) against the same
+architecture in plain torch (bench.torch_twin, same activation): forward + backward +
 AdamW alone ("core"), and repops.step.train_step (which also hashes the checkpoint before
 and after) with tracing off and on.
 
-    .venv/bin/python -m bench.repops_step [--json] [--threads N] [--repeat R]
+    .venv/bin/python -m bench.repops_step [--json] [--threads N] [--repeat R] [--activation relu|gelu]
 
 Each figure is the median of R timed runs after one warm-up, interleaved (ours, theirs,
 ours, ...), so machine load affects both sides alike. Times are process CPU time
@@ -68,6 +69,7 @@ def op_benchmarks(repeat: int, rows: int, d: int, heads: int, t: int, vocab: int
         f"matmul {rows}x{d}x{3 * d}": (lambda: K.matmul(x, w.t()), lambda: x @ w.t()),
         f"softmax {tuple(att.shape)}": (lambda: K.softmax(att), lambda: torch.softmax(att, -1)),
         f"layer_norm {rows}x{d}": (lambda: K.layer_norm(x, lw, lb, 1e-5), lambda: TF.layer_norm(x, (d,), lw, lb)),
+        f"relu {rows}x{4 * d}": (lambda: K.relu(hid), lambda: torch.relu(hid)),
         f"gelu {rows}x{4 * d}": (lambda: K.gelu(hid), lambda: TF.gelu(hid, approximate="tanh")),
         f"cross_entropy {rows}x{vocab}": (lambda: F.cross_entropy(logits, targets), lambda: TF.cross_entropy(logits, targets)),
         f"adamw 8x{3 * d}x{d}": (ours_opt.step, torch_opt.step),
@@ -79,14 +81,14 @@ def op_benchmarks(repeat: int, rows: int, d: int, heads: int, t: int, vocab: int
     return out
 
 
-def step_benchmark(repeat: int, batch: int, seq: int) -> dict[str, float] | None:
+def step_benchmark(repeat: int, batch: int, seq: int, activation: str = "relu") -> dict[str, float] | None:
     try:
         from bench.torch_twin import twin_of
         from repops import step as S
         from repops.model import Policy, PolicyConfig
     except ImportError:
         return None
-    cfg = PolicyConfig()
+    cfg = PolicyConfig(activation=activation)
     seq = min(seq, cfg.context)
     model = Policy(cfg, seed=1)
     twin = twin_of(model)
@@ -114,6 +116,7 @@ def step_benchmark(repeat: int, batch: int, seq: int) -> dict[str, float] | None
     return {
         "batch": batch,
         "seq": seq,
+        "activation": activation,
         "torch_ms": plain * 1e3,
         "repops_core_ms": core * 1e3,
         "repops_ms": untraced * 1e3,
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=16, help="rows of the policy step")
     ap.add_argument("--seq", type=int, default=64, help="positions per row")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    ap.add_argument("--activation", choices=("relu", "gelu"), default="relu", help="the policy's MLP activation")
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "clock": args.clock,
         "ops": op_benchmarks(args.repeat, rows=args.batch * args.seq, d=64, heads=4, t=args.seq, vocab=97),
-        "step": step_benchmark(args.repeat, args.batch, args.seq),
+        "step": step_benchmark(args.repeat, args.batch, args.seq, args.activation),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:34s} repops {r['repops_ms']:8.2f} ms  torch {r['torch_ms']:7.2f} ms  ratio {r['ratio']:6.1f}x")
     s = result["step"]
     if s:
-        print(f"step B={s['batch']} T={s['seq']}: torch {s['torch_ms']:.1f} ms; repops forward+backward+AdamW "
+        print(f"step B={s['batch']} T={s['seq']} {s['activation']}: torch {s['torch_ms']:.1f} ms; repops forward+backward+AdamW "
               f"{s['repops_core_ms']:.1f} ms ({s['core_ratio']:.2f}x); train_step with checkpoint hashes "
               f"{s['repops_ms']:.1f} ms ({s['step_ratio']:.2f}x); tracing +{100 * s['tracing_overhead']:.0f}%")
     return 0
