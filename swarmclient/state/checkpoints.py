@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from repops import checkpoint as ckpt
-from repops.errors import RepOpsError
 from swarmclient.errors import SwarmError
 from swarmclient.state.integrity import fsync_dir
 from swarmclient.state.records import ClaimStatus, RoundPhase
 
 MANIFEST_FORMAT = "swarm-ckpt-manifest/1"
+# repops.checkpoint.SUFFIX (a test checks they agree), here so that opening and listing a store
+# does not import torch: a network-only peer opens its state too and must start fast.
+SUFFIX = ".safetensors"
 MANIFEST_SUFFIX = ".json"
 TMP_SUFFIX = ".tmp"
 
@@ -95,7 +96,7 @@ class CheckpointStore:
         self.directory = Path(directory)
 
     def path(self, ckpt_hash: bytes) -> Path:
-        return ckpt.path_for(self.directory, ckpt_hash)
+        return self.directory / (ckpt_hash.hex() + SUFFIX)
 
     def manifest_path(self, ckpt_hash: bytes) -> Path:
         return self.directory / (ckpt_hash.hex() + MANIFEST_SUFFIX)
@@ -115,8 +116,10 @@ class CheckpointStore:
         that is already stored writes nothing but a missing manifest."""
         from safetensors.torch import save_file
 
+        from repops.checkpoint import checkpoint_hash
+
         self.directory.mkdir(parents=True, exist_ok=True)
-        digest = ckpt.checkpoint_hash(tensors)
+        digest = checkpoint_hash(tensors)
         if claim is not None and claim.ckpt_after != digest:
             raise SwarmError("state-mismatch", f"the claim's ckpt_after is not this checkpoint ({digest.hex()[:16]})")
         path = self.path(digest)
@@ -135,6 +138,9 @@ class CheckpointStore:
 
     def load(self, ckpt_hash: bytes) -> dict[str, Any]:
         """The checkpoint's tensors, re-hashed: SwarmError(checkpoint-missing | checkpoint-corrupt)."""
+        from repops import checkpoint as ckpt
+        from repops.errors import RepOpsError
+
         try:
             return ckpt.load(self.path(ckpt_hash), expected=ckpt_hash)
         except RepOpsError as exc:
@@ -154,8 +160,8 @@ class CheckpointStore:
         if not self.directory.is_dir():
             return out
         for p in self.directory.iterdir():
-            stem = p.name.removesuffix(ckpt.SUFFIX)
-            if p.name.endswith(ckpt.SUFFIX) and len(stem) == 64:
+            stem = p.name.removesuffix(SUFFIX)
+            if p.name.endswith(SUFFIX) and len(stem) == 64:
                 try:
                     out.append(bytes.fromhex(stem))
                 except ValueError:
@@ -243,7 +249,7 @@ class CheckpointStore:
             cutoff = time.time() - tmp_grace_s
             for p in self.directory.iterdir():
                 orphan_manifest = p.name.endswith(MANIFEST_SUFFIX) and not p.with_name(
-                    p.name.removesuffix(MANIFEST_SUFFIX) + ckpt.SUFFIX).exists()
+                    p.name.removesuffix(MANIFEST_SUFFIX) + SUFFIX).exists()
                 if (p.name.endswith(TMP_SUFFIX) or orphan_manifest) and p.stat().st_mtime < cutoff:
                     p.unlink(missing_ok=True)
                     removed_tmp += 1

@@ -137,3 +137,28 @@ def test_gc_prepared_window_bounds_the_disk_of_claims_never_sent(tmp_path, store
         assert kept == {hashes[0], hashes[1], hashes[2], *hashes[4:9]}
         assert set(report.removed) == {h.hex() for h in everything - kept}
         assert len(db.claims(limit=100)) == 8  # rows are never deleted
+
+
+def test_opening_state_does_not_import_torch():
+    """A network-only peer opens its durable state too; importing torch for that cost seconds
+    per process on a loaded machine (regression: synthetic devnet peers started too slowly)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, pathlib\n"
+        "from swarmclient.home import Home\n"
+        "from swarmclient.runtime.durable import DurableState\n"
+        "d = DurableState.open(Home(pathlib.Path(tempfile.mkdtemp())))\n"
+        "d.close()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_store_suffix_matches_repops():
+    from repops import checkpoint
+    from swarmclient.state.checkpoints import SUFFIX
+
+    assert SUFFIX == checkpoint.SUFFIX
