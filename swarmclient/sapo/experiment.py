@@ -30,7 +30,8 @@ import torch
 from swarmclient.errors import SwarmError
 from swarmclient.sapo.config import SapoConfig
 from swarmclient.sapo.update import SapoLearner, mean_reward
-from swarmclient.tasks.registry import score_completion, specialty_tasks
+from swarmclient.sapo.generate import generate_round
+from swarmclient.tasks.registry import TaskInstance, get_task, score_completion, specialty_tasks
 from swarmclient.sapo.warmstart import warm_start
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond, the normal 1.96.
@@ -303,6 +304,46 @@ def write_plot(summary: dict[str, Any], path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fixed_evaluation(model, tasks: Sequence[str], per_task: int = 8, group_size: int = 4, max_new: int = 10) -> dict[str, float]:
+    """Mean reward per task (and "all") of `group_size` samples on a FIXED problem set (seeds
+    1000.. at default parameters): unlike a round's own draw, comparable from round to round."""
+    instances = [TaskInstance(get_task(t).ref, get_task(t).default_params(), 1000 + k) for t in tasks for k in range(per_task)]
+    per: dict[str, list[float]] = {}
+    for generated in generate_round(model, instances, peer_id="eval", round_index=0, group_size=group_size, max_new=max_new):
+        g = generated.group
+        per.setdefault(_task_name(g.task), []).extend(score_completion(g.task, g.params, g.seed, c) for c in g.completions)
+    out = {name: math.fsum(v) / len(v) for name, v in per.items()}
+    out["all"] = math.fsum(x for v in per.values() for x in v) / sum(len(v) for v in per.values())
+    return out
+
+
+def run_probe(cfg: SapoConfig, cache_dir: str, rounds: int, every: int = 10, specialty: str | None = None,
+              specialty_weight: int = 4, progress=None) -> list[dict[str, Any]]:
+    """One isolated peer (I = instances, J = 0) for `rounds` rounds: the fixed evaluation before
+    training and every `every` rounds, with the mean reward of the rounds in between. The quick
+    check that an update configuration improves the policy at all (docs/sapo.md, "Tuning")."""
+    torch.set_num_threads(1)
+    cfg = replace(cfg, local_groups=cfg.instances_per_round, external_groups=0)
+    warm = warm_start(specialty_config(cfg, specialty, specialty_weight), cache_dir, "cpu")
+    learner = SapoLearner("probe", cfg, warm, "cpu")
+    rows = [{"round": 0, "eval": fixed_evaluation(learner.model, cfg.tasks), "train_reward": None}]
+    recent: list[float] = []
+    for r in range(rounds):
+        groups = [g.group for g in learner.generate(r)]
+        recent.append(mean_reward(groups))
+        try:
+            learner.update(r, groups, [])
+        except SwarmError as exc:
+            if exc.reason != "empty-batch":
+                raise
+        if (r + 1) % every == 0 or r + 1 == rounds:
+            rows.append({"round": r + 1, "eval": fixed_evaluation(learner.model, cfg.tasks), "train_reward": math.fsum(recent) / len(recent)})
+            recent = []
+            if progress:
+                progress(rows[-1])
+    return rows
 
 
 def write_json(summary: dict[str, Any], path: str | Path) -> None:

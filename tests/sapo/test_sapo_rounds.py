@@ -145,6 +145,18 @@ def test_experiment_cli_writes_json_and_plot(tmp_path, small_cfg, warm_cache, ca
     assert "cumulative_reward" in capsys.readouterr().out
 
 
+def test_probe_cli_reports_a_fixed_evaluation(tmp_path, capsys):
+    code = swarm_main([
+        "--home", str(tmp_path / "home"), "experiment", "probe", "--rounds", "2", "--every", "1", "--warm-steps", "2",
+        "--tasks", "max,count", "--specialty", "max", "--instances", "2", "--group-size", "2",
+    ])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["round"] for r in rows] == [0, 1, 2]
+    assert rows[0]["train_reward"] is None and rows[1]["train_reward"] is not None
+    assert set(rows[0]["eval"]) == {"max", "count", "all"} and all(0 <= v <= 1 for v in rows[0]["eval"].values())
+
+
 def test_specialists_are_warm_started_on_weighted_task_lists():
     base = ex.SapoConfig(tasks=("reverse", "sort", "count", "max"))
     strings = ex.specialty_config(base, "strings", 3)
