@@ -171,6 +171,14 @@ def head(tensor: torch.Tensor) -> tuple:
     return (merkle.header(tensor), merkle.tree_root_concat(merkle.chunk_leaves(arr)))
 
 
+def values(tensor: torch.Tensor) -> torch.Tensor:
+    """Flat int64 values as the contract reads them: binary32 bit patterns for float32
+    (canonical NaN), the integers themselves for int32/int64/bool."""
+    if tensor.dtype == torch.float32:
+        return bits(tensor)
+    return tensor.detach().contiguous().reshape(-1).to(torch.int64)
+
+
 def bits(tensor: torch.Tensor) -> torch.Tensor:
     """The canonical binary32 bit patterns of a float32 tensor (NaN as 0x7fc00000), flat."""
     flat = tensor.detach().contiguous().reshape(-1).to(torch.float32)
@@ -178,4 +186,4 @@ def bits(tensor: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isnan(flat), torch.full_like(out, 0x7FC00000), out)
 
 
-__all__ = ["Execution", "OpData", "StepTrace", "bits", "element_opening", "execute", "head"]
+__all__ = ["Execution", "OpData", "StepTrace", "bits", "element_opening", "execute", "head", "values"]

@@ -18,7 +18,9 @@ from protocol.chain.commit import Plan, ZERO, op_context, op_final_hash, op_stat
 from verde.errors import VerdeError
 
 KINDS = {"add": 1, "sub": 2, "mul": 3, "div": 4, "maximum": 5, "minimum": 6, "neg": 7, "relu": 8,
-         "matmul": 9, "linear": 10, "adamw": 11}
+         "matmul": 9, "linear": 10, "adamw": 11, "where": 12, "masked_fill": 13, "embedding": 14, "gather": 15}
+WHERE, MASKED_FILL, EMBEDDING, GATHER = 12, 13, 14, 15
+COPIES = {WHERE, MASKED_FILL, EMBEDDING, GATHER}  # run on CopyStep.vy (modules/copy_step.vy)
 BINARY = {1, 2, 3, 4, 5, 6}
 MATMUL, LINEAR, ADAMW, NEG, RELU = 9, 10, 11, 7, 8
 NAN32 = 0x7FC00000
@@ -75,6 +77,8 @@ def plan_for(op: str, input_roots, input_shapes, output_shapes, slot: int, e: in
         raise VerdeError("unprovable_op", f"{op} has no on-chain program")
     out = tuple(output_shapes[slot])
     z = ZERO
+    if kind in COPIES:
+        return _copy_plan(kind, input_roots, [tuple(x) for x in input_shapes], out, slot, e, attrs)
     if kind in BINARY:
         if len(input_roots) != 2 or slot != 0:
             return None
@@ -116,6 +120,69 @@ def plan_for(op: str, input_roots, input_shapes, output_shapes, slot: int, e: in
     b_base = j if len(b) == 2 else bt * kk * nn + j
     return Plan(kind, slot, 3 * kk + 1, (input_roots[0], input_roots[1], z, z), ((bt * mm + i) * kk, b_base, 0, 0),
                 (1, nn), kk)
+
+
+def _copy_plan(kind, roots, shapes, out, slot, e, attrs) -> Plan | None:
+    z = ZERO
+    if slot != 0:
+        return None
+    if kind in (WHERE, MASKED_FILL):
+        if len(roots) != (3 if kind == WHERE else 2):
+            return None
+        idx = [_broadcast_index(out, s, e) for s in shapes]
+        if any(i is None for i in idx):
+            return None
+        if kind == WHERE:
+            return Plan(kind, 0, 1, (roots[0], roots[1], roots[2], z), (idx[0], idx[1], idx[2], 0))
+        a = (_f64_bits(attrs["value"]), 0, 0, 0, 0, 0)
+        return Plan(kind, 0, 1, (roots[0], roots[1], z, z), (idx[0], idx[1], 0, 0), attrs=a)
+    if len(roots) != 2:
+        return None
+    if kind == EMBEDDING:
+        w = shapes[1]
+        if len(w) != 2 or w[1] == 0:
+            return None
+        return Plan(kind, 0, 1, (roots[0], roots[1], z, z), (e // w[1], e % w[1], 0, 0), (w[1], w[0]))
+    x, d = shapes[0], int(attrs["dim"])
+    if len(x) != len(out) or d >= len(x):
+        return None
+    coords = list(np.unravel_index(e, out)) if out else []
+    base, step, stride0 = 0, 1, 0
+    for k in reversed(range(len(x))):
+        if k == d:
+            stride0 = step
+        elif coords[k] < x[k]:
+            base += int(coords[k]) * step
+        else:
+            return None
+        step *= x[k]
+    return Plan(kind, 0, 1, (roots[0], roots[1], z, z), (base, e, 0, 0), (stride0, x[d]), attrs=(d, 0, 0, 0, 0, 0))
+
+
+def copy_operands(plan: Plan, read) -> list[tuple[int, int]]:
+    """(operand slot, flat index) of each element a copy reads, in CopyStep's order; `read`
+    gives an operand's value (the choice of the second operand depends on the first)."""
+    if plan.kind == WHERE:
+        first = (0, plan.index[0])
+        return [first, (1, plan.index[1]) if read(*first) else (2, plan.index[2])]
+    if plan.kind == MASKED_FILL:
+        first = (1, plan.index[1])
+        return [first] if read(*first) else [first, (0, plan.index[0])]
+    if plan.kind == EMBEDDING:
+        first = (0, plan.index[0])
+        return [first, (1, read(*first) * plan.stride[0] + plan.index[1])]
+    first = (1, plan.index[1])
+    return [first, (0, plan.index[0] + read(*first) * plan.stride[0])]
+
+
+def _copy_value(plan: Plan, read) -> int:
+    ops = copy_operands(plan, read)
+    if plan.kind == MASKED_FILL and len(ops) == 1:
+        value = struct.unpack(">d", plan.attrs[0].to_bytes(8, "big"))[0]
+        with np.errstate(all="ignore"):
+            return _b(np.float32(value))
+    v = read(*ops[-1])
+    return NAN32 if (v & ABS) > INF else v
 
 
 # --- one instruction ----------------------------------------------------------------------------
@@ -296,6 +363,9 @@ def run(plan: Plan, record: bytes, element: int, read) -> ElementRun:
     regs = (0, 0, 0, 0)
     history = [regs]
     value = 0
+    if plan.kind in COPIES:
+        value = _copy_value(plan, read)
+        return ElementRun(plan, record, element, [regs, regs], value, op_context(plan, record, element))
     for pc in range(plan.length):
         values = [read(slot, index) for slot, index in operands_at(plan, pc)]
         regs, value = step(plan, pc, regs, values)
@@ -303,4 +373,4 @@ def run(plan: Plan, record: bytes, element: int, read) -> ElementRun:
     return ElementRun(plan, record, element, history, value, op_context(plan, record, element))
 
 
-__all__ = ["ElementRun", "KINDS", "operands_at", "plan_for", "provable", "run", "step"]
+__all__ = ["COPIES", "ElementRun", "KINDS", "copy_operands", "operands_at", "plan_for", "provable", "run", "step"]

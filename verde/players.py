@@ -19,7 +19,7 @@ from protocol.chain.position import is_leaf
 from protocol.errors import ProtocolError
 from verde import opmachine, strategy
 from verde.errors import VerdeError
-from verde.execution import Execution, OpData, bits, element_opening, head
+from verde.execution import Execution, OpData, bits, element_opening, head, values
 from verde.machine import GameRecord, Phase, advance, phase_of
 from verde.stepper import ensure_stepper
 
@@ -109,7 +109,7 @@ class _Player:
         if key not in self._runs:
             op = self.execution.steps[record.step].ops[record.op]
             plan = self._plan(op, record.slot, record.element)
-            ins = [bits(t) for t in op.inputs]
+            ins = [values(t) for t in op.inputs]
             # the context binds the record the claimant opened on-chain (for the challenger, not its own)
             opened = bytes.fromhex(record.opened) if record.opened else op.hash
             self._runs[key] = opmachine.run(plan, opened, record.element, lambda s, i: int(ins[s][i]))
@@ -123,11 +123,19 @@ class _Player:
             raise VerdeError("malformed_op", f"op {op.record.index} ({op.record.op}) has shapes its kind does not allow")
         return plan
 
-    def _step_proof(self, record: GameRecord, pc: int) -> tuple:
+    def _prove(self, record: GameRecord, pc: int) -> Any:
+        """The Game call that settles instruction pc (prove_step, or prove_copy for copies)."""
         run = self._element_run(record)
         op = self.execution.steps[record.step].ops[record.op]
-        operands = [element_opening(op.inputs[slot], index) for slot, index in opmachine.operands_at(run.plan, pc)]
-        return (run.plan.as_tuple(), run.record, run.element, pc, list(run.regs[pc]), operands)
+        if run.plan.kind in opmachine.COPIES:
+            ins = [values(t) for t in op.inputs]
+            where = opmachine.copy_operands(run.plan, lambda s, i: int(ins[s][i]))
+        else:
+            where = opmachine.operands_at(run.plan, pc)
+        operands = [element_opening(op.inputs[slot], index) for slot, index in where]
+        proof = (run.plan.as_tuple(), run.record, run.element, pc, list(run.regs[pc]), operands)
+        fns = self._game.functions
+        return fns.prove_copy(record.game_id, proof) if run.plan.kind in opmachine.COPIES else fns.prove_step(record.game_id, proof)
 
     async def _observe(self, game_id: int) -> tuple[GameRecord, Any, tuple]:
         record = self.records[game_id]
@@ -231,7 +239,7 @@ class Claimant(_Player):
                 await self._send(record, "reveal", fns.reveal(gid, strategy.reveal_points(lo, hi, self._own_hash(record, 3))))
                 return record
             try:
-                await self._send(record, "prove_step", fns.prove_step(gid, self._step_proof(record, lo)))
+                await self._send(record, "prove_step", self._prove(record, lo))
             except ProtocolError as exc:
                 record.notes.append(f"prove_step failed: {exc}")
         return record
@@ -273,9 +281,8 @@ class Challenger(_Player):
                     await self._send(record, "prove_assembly", fns.prove_assembly(gid, *trace.assembly_args()))
                 return record
             if record.phase is Phase.ELEMENT and is_leaf(lo, hi) and record.slot is not None:
-                proof = self._step_proof(record, lo)
                 if self._own_hash(record, 3)(hi) != view.h_hi:
-                    await self._send(record, "prove_step", fns.prove_step(gid, proof))
+                    await self._send(record, "prove_step", self._prove(record, lo))
             return record
         if record.phase in (Phase.STEPS, Phase.OPS, Phase.ELEMENT):
             if record.phase is Phase.OPS and record.step is None:

@@ -12,14 +12,14 @@ from protocol.chain.client import ChainClient
 from protocol.chain.scalar_trace import install_op_step
 
 
-def op_step_codehash() -> bytes:
-    """keccak256 of OpStep's runtime code: what Game.OP_STEP_CODEHASH must be."""
+def op_step_codehash(name: str = "OpStep") -> bytes:
+    """keccak256 of OpStep's (or CopyStep's) runtime code: what Game pins."""
     import vyper
     from vyper.compiler.input_bundle import FilesystemInputBundle
 
     from protocol.chain.artifacts import CONTRACTS_DIR, search_paths
 
-    path = CONTRACTS_DIR / "OpStep.vy"
+    path = CONTRACTS_DIR / f"{name}.vy"
     out = vyper.compile_code(path.read_text(), contract_path=str(path), input_bundle=FilesystemInputBundle(search_paths()),
                              output_formats=["bytecode_runtime"])
     return bytes(Web3.keccak(hexstr=out["bytecode_runtime"]))

@@ -123,16 +123,16 @@ class SyntheticStep:
         return parts(lo, hi) - 1
 
 
-@lru_cache(maxsize=1)
-def _op_step_artifact():
+@lru_cache(maxsize=2)
+def _artifact(name: str):
     from protocol.chain.artifacts import compile_source
 
-    return compile_source("OpStep.vy")
+    return compile_source(f"{name}.vy")
 
 
 async def install_op_step(client) -> str:
-    """Deploy OpStep.vy and install it in the Game unless one is installed (anyone may: Game
-    pins its code hash). Returns its address."""
+    """Deploy OpStep.vy and CopyStep.vy and install them in the Game unless installed (anyone
+    may: Game pins their code hashes). Returns OpStep's address."""
     from web3 import Web3
 
     from protocol.errors import ProtocolError
@@ -141,11 +141,15 @@ async def install_op_step(client) -> str:
     current = await trio.to_thread.run_sync(game.functions.stepper().call)
     if int(current, 16):
         return current
-    art = await trio.to_thread.run_sync(_op_step_artifact)
-    ctor = client.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor()
-    address = Web3.to_checksum_address((await client.worker.transact("deploy OpStep", ctor)).contract_address)
+    addresses = []
+    for name in ("OpStep", "CopyStep"):
+        art = await trio.to_thread.run_sync(_artifact, name)
+        ctor = client.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor()
+        result = await client.worker.transact(f"deploy {name}", ctor)
+        addresses.append(Web3.to_checksum_address(result.contract_address))
+    address = addresses[0]
     try:
-        await client.worker.transact("Game.set_stepper", game.functions.set_stepper(address))
+        await client.worker.transact("Game.set_stepper", game.functions.set_stepper(*addresses))
     except ProtocolError:
         current = await trio.to_thread.run_sync(game.functions.stepper().call)
         if not int(current, 16):

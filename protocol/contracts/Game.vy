@@ -31,6 +31,7 @@
 from ethereum.ercs import IERC20
 from modules import claims
 from modules import assembly
+from modules import copy_step
 from modules import op_step
 from modules import position
 
@@ -49,6 +50,11 @@ interface IOpStep:
     def start(r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], slot: uint8, element: uint64,
               attrs: uint256[6], claimed: op_step.Opening) -> (bool, bytes32, bytes32, uint256, uint32): view
     def post_state(pre: bytes32, proof: op_step.StepProof, last: bool) -> bytes32: view
+
+interface ICopyStep:
+    def start(r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], slot: uint8, element: uint64,
+              attrs: uint256[6], claimed: op_step.Opening) -> (bool, bytes32, bytes32, uint256, uint32): view
+    def post_state(pre: bytes32, proof: copy_step.CopyProof, last: bool) -> bytes32: view
 
 interface IBurnable:
     def burn(amount: uint256): nonpayable
@@ -72,10 +78,13 @@ EMPTY_ACC: constant(bytes32) = 0x51c20d66008024c04cf114564a998e49ef8f6e044e2d13a
 BISECTING: constant(uint8) = 0
 PICKING: constant(uint8) = 1   # an op is opened; the challenger names an element
 
-# The one-step machine is its own contract (OpStep.vy: Game and it together exceed the
-# EIP-170 size limit). Anyone may install it once; its code is pinned by this hash, so the
-# installer cannot choose what it computes. tests/verde/test_opstep_pin.py keeps it current.
-OP_STEP_CODEHASH: constant(bytes32) = 0x86c6cec0f2784de0c8a4cb4c678a6a8808dc86cc841142fef80972ac3cae220b
+# The one-step machines are their own contracts (OpStep.vy, CopyStep.vy: Game and they
+# together exceed the EIP-170 size limit). Anyone may install them once; their code is pinned
+# by these hashes, so the installer cannot choose what they compute.
+# tests/verde/test_units.py keeps the hashes current.
+OP_STEP_CODEHASH: constant(bytes32) = 0xed38467808dc7501db98f8fcf911cbf04d9a65260eac6fe3a9a55a85c35eadd5
+COPY_STEP_CODEHASH: constant(bytes32) = 0x0ced1e47a31f5dc0721c503dd420ba296e2e7d46df0cb96813682dbe8ffe5ce9
+FIRST_COPY_KIND: constant(uint8) = 12   # kinds >= this run on CopyStep (copy_step.vy)
 
 struct Update:
     param: uint256          # entry index of parameter X (X.exp_avg, X.exp_avg_sq: avg, avg_sq)
@@ -183,6 +192,7 @@ levels: public(immutable(uint8))
 winner_bps: public(immutable(uint256))
 
 stepper: public(IOpStep)
+copier: public(ICopyStep)
 games: HashMap[uint256, GameState]
 game_count: public(uint256)
 
@@ -215,12 +225,13 @@ def __init__(token_: IERC20, registry_: IRegistry, ledger_: ILedger, bond_: uint
 
 
 @external
-def set_stepper(stepper_: address):
-    """@notice Anyone, once: install the one-step machine (its code must be OpStep.vy's)."""
+def set_stepper(stepper_: address, copier_: address):
+    """@notice Anyone, once: install the one-step machines (OpStep.vy's and CopyStep.vy's code)."""
     # INVARIANT: installed once, and only the pinned code.
     assert self.stepper.address == empty(address), "Game: stepper set"
-    assert stepper_.codehash == OP_STEP_CODEHASH, "Game: bad stepper"
+    assert stepper_.codehash == OP_STEP_CODEHASH and copier_.codehash == COPY_STEP_CODEHASH, "Game: bad stepper"
     self.stepper = IOpStep(stepper_)
+    self.copier = ICopyStep(copier_)
     log StepperSet(stepper=stepper_)
 
 
@@ -495,7 +506,10 @@ def pick(game_id: uint256, record: op_step.OpRecord, heads: DynArray[op_step.Hea
     h_hi: bytes32 = empty(bytes32)
     length: uint256 = 0
     v32: uint32 = 0
-    ok, h_lo, h_hi, length, v32 = staticcall self.stepper.start(record, heads, slot, element, attrs, claimed)
+    if staticcall self.stepper.kind_of(record.name) >= FIRST_COPY_KIND:
+        ok, h_lo, h_hi, length, v32 = staticcall self.copier.start(record, heads, slot, element, attrs, claimed)
+    else:
+        ok, h_lo, h_hi, length, v32 = staticcall self.stepper.start(record, heads, slot, element, attrs, claimed)
     if not ok:
         # shapes that do not fit the op's kind: the claimant's record is malformed
         self._resolve(game_id, m, False, False)
@@ -512,13 +526,11 @@ def pick(game_id: uint256, record: op_step.OpRecord, heads: DynArray[op_step.Hea
                       length=length, claimed=v32)
 
 
-@external
-@nonreentrant
-def prove_step(game_id: uint256, proof: op_step.StepProof):
-    """
-    @notice Anyone: settle level 3's single transition by recomputing its instruction. The
-            claimant wins iff the true successor of h_lo equals its h_hi.
-    """
+@internal
+@view
+def _one_step(game_id: uint256) -> (Meta, bool):
+    """The game's meta and whether level 3's range ends at its last position; reverts unless
+    a one-step check may run now."""
     m: Meta = self._meta(game_id)
     # INVARIANT: open, claimant's turn, claimant's clock not run out (else: timeout).
     assert m.status == OPEN, "Game: not open"
@@ -530,10 +542,36 @@ def prove_step(game_id: uint256, proof: op_step.StepProof):
     hi: uint256 = 0
     lo, hi = self._span(game_id)
     # INVARIANT: the one-step check only runs on one instruction of level 3.
-    assert m.level == 3 and position.is_leaf(lo, hi) and convert(proof.pc, uint256) == lo, "Game: not at one step"
-    # The stepper checks that the opened context and registers are exactly h_lo, reads the
+    assert m.level == 3 and position.is_leaf(lo, hi), "Game: not at one step"
+    return m, hi == self.games[game_id].size
+
+
+@external
+@nonreentrant
+def prove_step(game_id: uint256, proof: op_step.StepProof):
+    """
+    @notice Anyone: settle level 3's single transition by recomputing its instruction. The
+            claimant wins iff the true successor of h_lo equals its h_hi.
+    """
+    m: Meta = empty(Meta)
+    last: bool = False
+    m, last = self._one_step(game_id)
+    # OpStep checks that the opened context, pc and registers are exactly h_lo, reads the
     # operands against the agreed input roots and computes the successor state.
-    expected: bytes32 = staticcall self.stepper.post_state(self.games[game_id].h_lo, proof, hi == self.games[game_id].size)
+    expected: bytes32 = staticcall self.stepper.post_state(self.games[game_id].h_lo, proof, last)
+    claimed: bytes32 = self.games[game_id].h_hi
+    log StepProven(game_id=game_id, expected=expected, claimed=claimed)
+    self._resolve(game_id, m, expected == claimed, False)
+
+
+@external
+@nonreentrant
+def prove_copy(game_id: uint256, proof: copy_step.CopyProof):
+    """@notice Anyone: prove_step for a select or copy (operands of any dtype; CopyStep)."""
+    m: Meta = empty(Meta)
+    last: bool = False
+    m, last = self._one_step(game_id)
+    expected: bytes32 = staticcall self.copier.post_state(self.games[game_id].h_lo, proof, last)
     claimed: bytes32 = self.games[game_id].h_hi
     log StepProven(game_id=game_id, expected=expected, claimed=claimed)
     self._resolve(game_id, m, expected == claimed, False)

@@ -264,7 +264,7 @@ async def test_open_op_and_pick_reverts(env):
     proof = list(step.step_proof(3, 2))
     async with reverts(R.GAME_PRE_STATE_MISMATCH):
         await bob.game.prove_step(game_id, tuple(proof[:4] + [[1, 0, 0, 0]] + proof[5:]))
-    async with reverts(R.GAME_NOT_AT_ONE_STEP):
+    async with reverts(R.GAME_PRE_STATE_MISMATCH):  # the agreed state is at pc 0
         await bob.game.prove_step(game_id, tuple(proof[:3] + [1] + proof[4:]))
     x_header, x_chunk, x_siblings = proof[5][0]
     async with reverts(R.GAME_BAD_OPERAND_PROOF):
@@ -307,10 +307,10 @@ async def test_malformed_op_resolves_for_the_challenger(env):
 async def test_stepper_is_pinned_and_installed_once(env):
     alice, bob = await _setup(env)
     async with reverts_with("Game: stepper set"):
-        await alice.worker.transact("set_stepper", _fns(alice).set_stepper(env.deployment.addresses["Token"]))
+        await alice.worker.transact("set_stepper", _fns(alice).set_stepper(*[env.deployment.addresses["Token"]] * 2))
     fresh = await _fresh_game(env)
     async with reverts_with("Game: bad stepper"):
-        await alice.worker.transact("set_stepper", fresh.functions.set_stepper(env.deployment.addresses["Token"]))
+        await alice.worker.transact("set_stepper", fresh.functions.set_stepper(*[env.deployment.addresses["Token"]] * 2))
 
 
 async def _fresh_game(env):

@@ -37,7 +37,9 @@ def _op_index(execution, name):
     return next(i for i, op in enumerate(execution.steps[0].ops) if op.record.op == name)
 
 
-@pytest.mark.parametrize("kind", ["add", "linear"])
+@pytest.mark.parametrize("kind", ["add", "linear", pytest.param("embedding", marks=pytest.mark.slow),
+                                  pytest.param("masked_fill", marks=pytest.mark.slow),
+                                  pytest.param("gather", marks=pytest.mark.slow)])
 async def test_corrupt_element_claimant_is_slashed(env, honest, kind):
     j = _op_index(honest, kind)
     n = honest.steps[0].ops[j].outputs[0].numel()
@@ -135,3 +137,18 @@ async def test_players_serve_and_resume_after_a_restart(env, honest, nursery):
     with trio.fail_after(60):
         record = await restarted.serve(game_id, poll=0.05)
     assert record.outcome == "won" and record.op == j and record.element == 1
+
+
+@pytest.mark.slow
+async def test_two_step_claim_bisects_level_one(env):
+    """A claim of two steps (two PPO epochs) whose second step lies: level 1 picks step 1."""
+    from kit import HPARAMS, tiny_batch, tiny_checkpoint
+
+    from verde import execute
+
+    honest2 = execute(tiny_checkpoint(), tiny_batch(), HPARAMS, 2)
+    j = next(i for i, op in enumerate(honest2.steps[1].ops) if op.record.op == "linear")
+    lying = lie(honest2, Fault.CORRUPT_ELEMENT, step=1, op=j, element=2)
+    assert lying.ckpt_after == honest2.ckpt_after  # only the trace lies: level 2 still finds it
+    claim, a, b = await _play(env, lying, honest2)
+    assert (a.outcome, b.outcome, b.step, b.op, b.element) == ("lost", "won", 1, j, 2)

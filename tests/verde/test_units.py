@@ -14,7 +14,7 @@ from protocol.chain.commit import Claim
 from protocol.chain.position import boundary, inner_boundaries, parts
 from verde import Fault, GameRecord, Phase, VerdeError, lie, locate
 from verde import opmachine, strategy
-from verde.execution import bits
+from verde.execution import bits, values
 from verde.machine import TRANSITIONS, advance
 
 
@@ -23,7 +23,7 @@ def test_op_machine_reproduces_every_provable_op_of_a_step(honest):
     for op in honest.steps[0].ops:
         if not opmachine.provable(op.record.op):
             continue
-        ins = [bits(t) for t in op.inputs]
+        ins = [values(t) for t in op.inputs]
         for slot, out in enumerate(op.outputs):
             ob = bits(out)
             for e in sorted({0, ob.numel() // 2, ob.numel() - 1}):
@@ -32,7 +32,8 @@ def test_op_machine_reproduces_every_provable_op_of_a_step(honest):
                 run = opmachine.run(plan, op.hash, e, lambda s, i: int(ins[s][i]))
                 assert run.value == int(ob[e]), (op.record.op, slot, e)
                 checked.add(op.record.op)
-    assert {"add", "mul", "linear", "matmul", "relu", "adamw", "maximum", "div", "neg"} <= checked
+    assert {"add", "mul", "linear", "matmul", "relu", "adamw", "maximum", "div", "neg", "embedding", "masked_fill",
+            "gather"} <= checked
 
 
 def test_locate_names_the_corrupted_element(honest):
@@ -105,9 +106,11 @@ def test_slice_bits_keeps_products_exact(k):
 def test_game_pins_the_compiled_op_step():
     from verde.stepper import op_step_codehash
 
-    pinned = re.search(r"OP_STEP_CODEHASH: constant\(bytes32\) = 0x([0-9a-f]{64})", (CONTRACTS_DIR / "Game.vy").read_text())
-    assert pinned and bytes.fromhex(pinned.group(1)) == op_step_codehash(), \
-        f"set Game.OP_STEP_CODEHASH to 0x{op_step_codehash().hex()}"
+    source = (CONTRACTS_DIR / "Game.vy").read_text()
+    for name, constant in (("OpStep", "OP_STEP_CODEHASH"), ("CopyStep", "COPY_STEP_CODEHASH")):
+        pinned = re.search(constant + r": constant\(bytes32\) = 0x([0-9a-f]{64})", source)
+        assert pinned and bytes.fromhex(pinned.group(1)) == op_step_codehash(name), \
+            f"set Game.{constant} to 0x{op_step_codehash(name).hex()}"
 
 
 def test_corrupting_a_strided_output_changes_its_root(honest):
@@ -115,3 +118,24 @@ def test_corrupting_a_strided_output_changes_its_root(honest):
     j = next(i for i, op in enumerate(honest.steps[0].ops) if not op.outputs[0].is_contiguous())
     d = locate(honest, lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=1))
     assert (d.op, d.element) == (j, 1)
+
+
+def test_op_machine_reproduces_the_selects_of_a_sapo_step():
+    from dataclasses import replace
+
+    from kit import HPARAMS, tiny_batch, tiny_checkpoint
+    from verde import execute
+
+    sapo = execute(tiny_checkpoint(), tiny_batch(), replace(HPARAMS, objective="sapo", epochs=1), 1)
+    seen = 0
+    for op in sapo.steps[0].ops:
+        if op.record.op not in ("where", "minimum", "maximum", "masked_fill"):
+            continue
+        ins = [values(t) for t in op.inputs]
+        ob = bits(op.outputs[0])
+        for e in range(ob.numel()):
+            plan = opmachine.plan_for(op.record.op, op.record.input_roots, [t.shape for t in op.inputs],
+                                      [t.shape for t in op.outputs], 0, e, op.attrs)
+            assert opmachine.run(plan, op.hash, e, lambda s, i: int(ins[s][i])).value == int(ob[e]), (op.record.op, e)
+        seen += op.record.op == "where"
+    assert seen >= 1

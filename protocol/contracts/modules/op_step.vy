@@ -101,6 +101,14 @@ def kind_of(name: Bytes[64]) -> uint8:
         return KIND_LINEAR
     if name == b"adamw":
         return KIND_ADAMW
+    if name == b"where":
+        return 12
+    if name == b"masked_fill":
+        return 13
+    if name == b"embedding":
+        return 14
+    if name == b"gather":
+        return 15
     return KIND_UNKNOWN
 
 
