@@ -52,7 +52,10 @@ def status_summary(snapshot: Mapping[str, Any], *, now_s: float | None = None) -
             "decimals": f.as_int(chain.get("decimals", 18)),
             "block": f.as_int(chain.get("block")),
         },
-        "games_active": None if games is None else len(games),
+        # Open games only: swarmclient.verify also lists resolved ones (with `status`).
+        "games_active": None if games is None else sum(
+            1 for g in games if isinstance(g, Mapping) and g.get("status") in (None, "open")
+        ),
         "errors": None if errors is None else len(errors),
     }
 

@@ -174,13 +174,13 @@ class GamePlayer:
         try:
             record = await self.driver()
         except ProtocolError as exc:
-            self.g.note = f"{exc.reason.value}: {exc.detail[:80]}"
+            self._noted(f"{exc.reason.value}: {exc.detail[:80]}")
             return
         except self.driver_errors as exc:  # VerdeError: e.g. an unprovable spot; noted, the clock decides
-            self.g.note = str(exc)[:120]
+            self._noted(str(exc)[:120])
             return
         except CHAIN_ERRORS as exc:  # Verde's raw view calls: transport trouble, retried next poll
-            self.g.note = f"{type(exc).__name__}: {str(exc)[:100]}"
+            self._noted(f"{type(exc).__name__}: {str(exc)[:100]}")
             return
         if record.moves != self.g.moves:
             self.log(f"game {self.g.game_id}: {record.phase.value} after {record.moves} moves ({record.gas:,} gas)")
@@ -188,6 +188,12 @@ class GamePlayer:
         self.g.last_move = record.phase.value
         if record.notes:
             self.g.note = record.notes[-1][:120]
+
+    def _noted(self, note: str) -> None:
+        """A failed move, logged once per distinct reason (it is retried every poll)."""
+        if note != self.g.note:
+            self.log(f"game {self.g.game_id}: move failed: {note}")
+        self.g.note = note
 
     def _other_left(self, clocks: dict) -> int:
         return clocks["challenger_left"] if self.g.role == "claimant" else clocks["claimant_left"]

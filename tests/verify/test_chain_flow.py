@@ -163,6 +163,9 @@ async def test_stake_claim_finalize_and_a_lost_game(world, tmp_path):
     assert "2,000.00 AI" in wide  # the stake after the slash
     assert "lost" in wide and "Games (0 open, 1 over)" in wide
     assert "won" in _draw(render_peer(PeerView.of(snapshots[1]), 80, 24), 80, 24)
+    from swarmclient.tui.summary import status_summary
+
+    assert status_summary(snapshots[0])["games_active"] == 0  # the resolved game is not active
     table = _draw(render_devnet(snapshots), 160, 12)
     assert "1 lost" in table and "1 won" in table and "2,000.00" in table and "1✗" in table
 
