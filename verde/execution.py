@@ -105,6 +105,8 @@ class Execution:
 
     steps: list[StepTrace]
     tensors: dict[bytes, torch.Tensor] = field(default_factory=dict)  # root -> tensor (openings)
+    # (level, step, position) -> hash revealed instead of the computed one (fault injection)
+    reveal_overrides: dict[tuple, bytes] = field(default_factory=dict)
 
     @property
     def ckpt_before(self) -> bytes:

@@ -36,7 +36,6 @@ def lie(execution: Execution, fault: Fault, *, step: int = 0, op: int = 0, slot:
     steps = [StepTrace(s.ckpt_before, s.ckpt_after, list(s.ops), s.entries, s.param_order, s.step_before)
              for s in execution.steps]
     lying = Execution(steps, dict(execution.tensors))
-    lying.reveal_overrides = {}
     target = steps[step]
     if fault is Fault.WRONG_CKPT_AFTER:
         steps[-1].ckpt_after = sha256(b"a wrong checkpoint", steps[-1].ckpt_after)

@@ -189,7 +189,7 @@ class Claimant(_Player):
 
     def _own_hash(self, record: GameRecord, level: int) -> Callable[[int], bytes]:
         honest = super()._own_hash(record, level)
-        overrides = self.execution.reveal_overrides if hasattr(self.execution, "reveal_overrides") else {}
+        overrides = self.execution.reveal_overrides
         key_step = record.step if level >= 2 else None
         return lambda p: overrides.get((level, key_step, p)) or honest(p)
 
