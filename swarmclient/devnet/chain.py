@@ -38,7 +38,7 @@ class ChainOptions:
     challenge_window: int = 30
     # Each side's total thinking time in one game: a Verde game is a dozen moves, each a
     # block away and slower on a loaded machine; an honest side must never run out.
-    clock: int = 60
+    clock: int = 90
     sample_rate: float = 1.0  # devnet watchers check every claim
     stake_ai: int = 3_000
     cheaters: int = 0  # the last K peers inject a fault

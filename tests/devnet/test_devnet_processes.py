@@ -53,7 +53,7 @@ async def _run_swarm(args: list[str], timeout: float) -> trio.Process:
 async def test_three_peers_exchange_every_batch(tmp_path):
     devnet_dir, report_path = tmp_path / "dn", tmp_path / "r.json"
     result = await _run_swarm(
-        ["devnet", "--synthetic", "--peers", "3", "--rounds", "2", "--round-seconds", "1", "--headless", "--report", str(report_path),
+        ["devnet", "--synthetic", "--no-chain", "--peers", "3", "--rounds", "2", "--round-seconds", "1", "--headless", "--report", str(report_path),
          "--dir", str(devnet_dir)],
         timeout=150,
     )
@@ -89,7 +89,7 @@ async def test_three_peers_exchange_every_batch(tmp_path):
 async def test_ctrl_c_stops_everything_cleanly(tmp_path):
     devnet_dir, report_path = tmp_path / "dn", tmp_path / "r.json"
     proc = await trio.lowlevel.open_process(
-        SWARM + ["devnet", "--synthetic", "--peers", "3", "--headless", "--report", str(report_path), "--dir", str(devnet_dir)],
+        SWARM + ["devnet", "--synthetic", "--no-chain", "--peers", "3", "--headless", "--report", str(report_path), "--dir", str(devnet_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     output = bytearray()
@@ -124,7 +124,7 @@ async def test_a_killed_peer_does_not_stall_the_others(tmp_path):
     devnet_dir, report_path = tmp_path / "dn", tmp_path / "r.json"
     rounds = 4
     proc = await trio.lowlevel.open_process(
-        SWARM + ["devnet", "--synthetic", "--peers", "3", "--rounds", str(rounds), "--round-seconds", "1.5", "--headless",
+        SWARM + ["devnet", "--synthetic", "--no-chain", "--peers", "3", "--rounds", str(rounds), "--round-seconds", "1.5", "--headless",
                  "--report", str(report_path), "--dir", str(devnet_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -164,7 +164,7 @@ async def test_a_killed_peer_does_not_stall_the_others(tmp_path):
 async def test_sigkill_of_the_devnet_takes_its_peers_with_it(tmp_path):
     devnet_dir = tmp_path / "dn"
     proc = await trio.lowlevel.open_process(
-        SWARM + ["devnet", "--synthetic", "--peers", "2", "--headless", "--dir", str(devnet_dir)],
+        SWARM + ["devnet", "--synthetic", "--no-chain", "--peers", "2", "--headless", "--dir", str(devnet_dir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     pids: list[int] = []
