@@ -85,6 +85,30 @@ class _Player:
             r = (r["index"], r["name"], r["inputs"], r["outputs"], r["attrs_digest"])
         return (int(r[0]), bytes(r[1]).decode("ascii"), [bytes(x) for x in r[2]], [bytes(x) for x in r[3]], bytes(r[4]))
 
+    async def _descended_step(self, game_id: int) -> int:
+        """The level-1 transition the game descended from (the last Chosen range at level 1,
+        or step 0 for a one-step claim)."""
+        event = self._game.events.Chosen()
+        logs = await trio.to_thread.run_sync(lambda: event.get_logs(from_block=0, argument_filters={"game_id": game_id}))
+        level1 = [log["args"] for log in logs if log["args"]["level"] == 1]
+        return level1[-1]["lo"] if level1 else 0
+
+    async def _opened_index(self, game_id: int) -> int:
+        event = self._game.events.OpOpened()
+        logs = await trio.to_thread.run_sync(lambda: event.get_logs(from_block=0, argument_filters={"game_id": game_id}))
+        if not logs:
+            raise VerdeError("no_op", f"game {game_id} has no opened op")
+        return logs[-1]["args"]["index"]
+
+    async def _recover(self, record: GameRecord) -> None:
+        """Fill in what a record persisted before its last move may lack, from the chain's events."""
+        if record.phase is not Phase.STEPS and record.step is None:
+            record.step = await self._descended_step(record.game_id)
+        if record.phase in (Phase.PICKING, Phase.ELEMENT) and record.op is None:
+            record.op = await self._opened_index(record.game_id)
+        if record.phase is Phase.ELEMENT and record.slot is None:
+            record.slot, record.element, _ = await self._picked(record.game_id)
+
     # --- shared ----------------------------------------------------------------------------
     def resume(self, record: GameRecord) -> None:
         """Adopt a persisted record (after a restart); the next step() re-reads the chain."""
@@ -148,6 +172,8 @@ class _Player:
         if record.done and record.outcome is None:
             won = (record.phase is Phase.CLAIMANT_WON) == (self.role == "claimant")
             record.outcome = "won" if won else "lost"
+        if not record.done:
+            await self._recover(record)
         return record, view, extra
 
     async def _maybe_timeout(self, record: GameRecord, view: Any) -> bool:
@@ -182,6 +208,13 @@ class Claimant(_Player):
         """Start tracking a game opened against one of our claims (GameOpened event)."""
         record = self.records.setdefault(game_id, GameRecord(game_id, self.role, claim))
         return record
+
+    async def games_against(self, claim: Claim) -> list[int]:
+        """Ids of the games opened against `claim` (GameOpened events with its leaf)."""
+        event = self._game.events.GameOpened()
+        logs = await trio.to_thread.run_sync(
+            lambda: event.get_logs(from_block=0, argument_filters={"claimant": self.client.address}))
+        return [log["args"]["game_id"] for log in logs if bytes(log["args"]["leaf"]) == claim.leaf()]
 
     def _claimed_value(self, record: GameRecord) -> int | None:
         op = self.execution.steps[record.step].ops[record.op]
@@ -232,9 +265,6 @@ class Claimant(_Player):
                 record.notes.append(f"cannot open op {lo} ({exc.reason.value}): waiting")
             return record
         if record.phase is Phase.ELEMENT:
-            if record.slot is None:
-                record.slot, record.element, _ = await self._picked(game_id)
-                record.op = record.op if record.op is not None else lo
             if not is_leaf(lo, hi):
                 await self._send(record, "reveal", fns.reveal(gid, strategy.reveal_points(lo, hi, self._own_hash(record, 3))))
                 return record
@@ -285,25 +315,13 @@ class Challenger(_Player):
                     await self._send(record, "prove_step", self._prove(record, lo))
             return record
         if record.phase in (Phase.STEPS, Phase.OPS, Phase.ELEMENT):
-            if record.phase is Phase.OPS and record.step is None:
-                record.step = await self._descended_step(game_id)
             revealed = await self._revealed(game_id)
             part = strategy.disputed_part(lo, hi, revealed, self._own_hash(record, {Phase.STEPS: 1, Phase.OPS: 2, Phase.ELEMENT: 3}[record.phase]))
             await self._send(record, "choose", fns.choose(gid, part, revealed))
             return record
         if record.phase is Phase.PICKING:
-            if record.step is None:
-                record.step = await self._descended_step(game_id)
             await self._pick(record, lo)
         return record
-
-    async def _descended_step(self, game_id: int) -> int:
-        """The level-1 transition the game descended from (the last Chosen range at level 1,
-        or step 0 for a one-step claim)."""
-        event = self._game.events.Chosen()
-        logs = await trio.to_thread.run_sync(lambda: event.get_logs(from_block=0, argument_filters={"game_id": game_id}))
-        level1 = [log["args"] for log in logs if log["args"]["level"] == 1]
-        return level1[-1]["lo"] if level1 else 0
 
     async def _pick(self, record: GameRecord, index: int) -> None:
         ours = self.execution.steps[record.step].ops[index]

@@ -152,3 +152,34 @@ async def test_two_step_claim_bisects_level_one(env):
     assert lying.ckpt_after == honest2.ckpt_after  # only the trace lies: level 2 still finds it
     claim, a, b = await _play(env, lying, honest2)
     assert (a.outcome, b.outcome, b.step, b.op, b.element) == ("lost", "won", 1, j, 2)
+
+
+@pytest.mark.slow
+async def test_claimant_recovers_its_place_from_the_chain(env, honest):
+    """A claimant whose persisted record lags (no step, op, slot or element) finds its place
+    from the game's events after a restart, and its game is found by `games_against`."""
+    import json
+
+    j = _op_index(honest, "linear")
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=0)
+    honest_claimant = Claimant(env.alice, honest)
+    claim = _claim(env.alice, honest)
+    await env.alice.ledger.post_claim(claim)
+    griefer = Challenger(env.bob, lying, fetch_tensor=honest.tensor)  # disputes a right claim
+    game_id = await griefer.open(claim)
+    assert await honest_claimant.games_against(claim) == [game_id]
+    honest_claimant.watch(game_id, claim)
+    for _ in range(40):
+        a = await honest_claimant.step(game_id)
+        if a.phase.value == "element":
+            break
+        await griefer.step(game_id)
+    stale = {**a.to_dict(), "step": None, "op": None, "slot": None, "element": None, "opened": None}
+    restarted = Claimant(env.alice, honest)
+    restarted.resume(GameRecord.from_dict(json.loads(json.dumps(stale))))
+    for _ in range(40):
+        a = await restarted.step(game_id)
+        b = await griefer.step(game_id)
+        if a.done and b.done:
+            break
+    assert (a.outcome, b.outcome, a.op, a.element) == ("won", "lost", j, 0)
