@@ -96,7 +96,7 @@ class GameRecord:
     def to_json(self) -> dict[str, Any]:
         steps = max(0, self.hi - self.lo)
         return {
-            "id": self.game_id, "role": self.role, "opponent": self.opponent, "claim_round": self.claim_round,
+            "id": str(self.game_id), "role": self.role, "opponent": self.opponent, "claim_round": self.claim_round,
             "record": self.record_key.hex(), "status": self.status, "level": self.level,
             "position": f"[{self.lo}, {self.hi}] ({steps} left)" if self.status == "open" else f"ended at level {self.level}",
             "turn": self.turn, "clock_self_s": self.clock_self_s, "clock_other_s": self.clock_other_s,

@@ -205,7 +205,8 @@ class Participant:
             elif event.name == "GameOpened":
                 if a["game_id"] not in self.players and me in (a["claimant"], a["challenger"]):
                     role = "claimant" if a["claimant"] == me else "challenger"
-                    self._nursery.start_soon(self._adopt_game, int(a["game_id"]), role, bytes(a["record"]))
+                    other = a["challenger"] if role == "claimant" else a["claimant"]
+                    self._nursery.start_soon(self._adopt_game, int(a["game_id"]), role, bytes(a["record"]), other)
                 if a["claimant"] == me and self.poster:
                     self.poster.on_game(bytes(a["record"]), None)
             elif event.name == "Revealed" and a["game_id"] in self.players:
@@ -232,7 +233,7 @@ class Participant:
         except trio.WouldBlock:
             self.stats["skipped"] += 1
 
-    async def _adopt_game(self, game_id: int, role: str, record_key: bytes) -> None:
+    async def _adopt_game(self, game_id: int, role: str, record_key: bytes, other: str = "") -> None:
         """A game we are in but not playing yet: one we are challenged in, or (after a restart)
         any open one. The claimant's view comes from its own evidence; a challenger re-checks."""
         if role == "challenger":
@@ -259,7 +260,11 @@ class Participant:
             replayed = await trio.to_thread.run_sync(locked, reexecute, tensors, records, claim.hparams)
             # Our assertion at the last position is what we claimed (a cheater's perturbed hash).
             hashes = replayed.hashes[:-1] + (claimed,)
-        self._start_player(GameRecord(game_id, role, "?", record_key, bytes(posted["claim_digest"]),
+        try:
+            opponent = await self.link.peer_id_of(other) or other
+        except ProtocolError:
+            opponent = other
+        self._start_player(GameRecord(game_id, role, opponent, record_key, bytes(posted["claim_digest"]),
                                       int(posted["round"]), time.time()), hashes, driver)
 
     def _start_player(self, record: GameRecord, hashes: tuple[bytes, ...], driver: Any = None) -> None:

@@ -162,6 +162,7 @@ async def test_stake_claim_finalize_and_a_lost_game(world, tmp_path):
     assert "finalized 1" in wide and "slashed 1" in wide
     assert "2,000.00 AI" in wide  # the stake after the slash
     assert "lost" in wide and "Games (0 open, 1 over)" in wide
+    assert f"  {game_id}  " in wide  # the game's id, not "?"
     assert "won" in _draw(render_peer(PeerView.of(snapshots[1]), 80, 24), 80, 24)
     from swarmclient.tui.summary import status_summary
 
