@@ -1,8 +1,9 @@
 """The chain side of verification on the real embedded chain (py-evm, the real contracts):
 a peer registers and stakes with its own identity, posts a round's claim through the
 ClaimPoster and finalizes it for a reward; a watcher opens a game against a lying claim and
-the GamePlayers of both sides play level 1, after which the claimant (who has no deeper move
-without Verde's strategy) runs out of clock and is slashed. The snapshot sections those
+the GamePlayers of both sides play level 1, stop (as peers killed mid-game), restart from
+the chain's state, and the claimant (who has no deeper move without Verde's strategy) runs
+out of clock and is slashed. The snapshot sections those
 components publish are then drawn by the dashboard."""
 
 from __future__ import annotations
@@ -120,29 +121,47 @@ async def test_stake_claim_finalize_and_a_lost_game(world, tmp_path):
         assert poster.counts()["challenged"] == 1
 
         books = [GameBook(tmp_path / "c", None), GameBook(tmp_path / "w", None)]
-        players = [
-            GamePlayer(claimant, GameRecord(game_id, "claimant", "w", key, lie.digest(), 1, 0.0), claimed,
-                       poll_seconds=0.1, persist=books[0].persist, log=logs.append),
-            GamePlayer(watcher, GameRecord(game_id, "challenger", "c", key, lie.digest(), 1, 0.0), true_hashes,
-                       poll_seconds=0.1, persist=books[1].persist, log=logs.append),
-        ]
-        for p in players:
-            nursery.start_soon(p.serve)
+
+        def make_players() -> list[GamePlayer]:
+            # Fresh players know nothing but the game id: what a restarted peer has.
+            return [
+                GamePlayer(claimant, GameRecord(game_id, "claimant", "w", key, lie.digest(), 1, 0.0), claimed,
+                           poll_seconds=0.1, persist=books[0].persist, log=logs.append),
+                GamePlayer(watcher, GameRecord(game_id, "challenger", "c", key, lie.digest(), 1, 0.0), true_hashes,
+                           poll_seconds=0.1, persist=books[1].persist, log=logs.append),
+            ]
+
         # Level 1: the claimant reveals position 1, the challenger agrees with it and names
         # the last step; the claimant must now descend, which needs Verde's strategy.
-        with trio.fail_after(60):
-            while not any("no move at level 1 [1, 2]" in line for line in logs):
-                for event in await _events(watcher, "Revealed"):
-                    players[1].on_revealed(event["level"], event["lo"], event["hi"], list(event["points"]))
-                await trio.sleep(0.1)
+        players = make_players()
+        async with trio.open_nursery() as first_run:
+            for p in players:
+                first_run.start_soon(p.serve)
+            with trio.fail_after(60):
+                while not any("no move at level 1 [1, 2]" in line for line in logs):
+                    for event in await _events(watcher, "Revealed"):
+                        players[1].on_revealed(event["level"], event["lo"], event["hi"], list(event["points"]))
+                    await trio.sleep(0.1)
+            first_run.cancel_scope.cancel()  # both peers stop mid-game
         assert players[0].g.moves == 1 and players[1].g.moves == 1
         assert players[0].g.turn == "self" and players[1].g.turn == "other"
+        assert (players[0].g.level, players[0].g.lo, players[0].g.hi) == (1, 1, 2)
+        # Restarted: new players read the game's state from the chain and go on from there
+        # (no move is repeated: a repeated reveal or choose would revert as "not your turn").
+        players = make_players()
+        for p in players:
+            nursery.start_soon(p.serve)
+        with trio.fail_after(30):
+            while players[1].g.turn != "other" or players[0].g.turn != "self":
+                await trio.sleep(0.1)
+        assert (players[1].g.level, players[1].g.lo, players[1].g.hi) == (1, 1, 2)
         await trio.to_thread.run_sync(travel, chain, PARAMS.clock + 2)
         with trio.fail_after(60):
             for p in players:
                 await p.done.wait()
         assert players[1].g.status == "challenger_won" and players[1].g.won is True
         assert players[0].g.won is False
+        assert players[1].g.last_move == "timeout" and not any("not your turn" in g.note for g in (p.g for p in players))
         poster.on_game(key, "challenger_won")
         counts = poster.counts()
         assert counts["slashed"] == 1 and counts["finalized"] == 1
