@@ -90,7 +90,7 @@ class Unary(torch.autograd.Function):
             gx = P.mul(g, K.gelu_grad_from_q(x, ctx.gelu_q))
             ctx.gelu_q = None
         elif op == "relu":
-            gx = P.where(x > 0, g, P.scalar(0.0, g.dtype, g.device))
+            gx = K.relu_backward(g, x)
         else:
             gx = P.neg(g)
         trace.record(op + ".backward", (g, x, y), (gx,))

@@ -441,8 +441,18 @@ def gelu_grad_from_q(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     """maximum(x, +0) as one select: where(x <= 0, +0, x). The same bits: NaN <= 0 is false
-    (NaN stays), -0 <= 0 is true (-0 becomes +0, as maximum(-0, +0) = +0)."""
-    return P.where(x <= 0, _const(0.0, x), x)  # integer bit select (primitives.where)
+    (NaN stays), -0 <= 0 is true (-0 becomes +0, as maximum(-0, +0) = +0). A select with +0
+    (all bits clear) on one side is the kept operand's bits times 0 or 1, as integers."""
+    if x.dtype not in (torch.float32, torch.float64):
+        return P.where(x <= 0, _const(0.0, x), x)
+    return torch.mul(x.view(P._BITS[x.dtype]), (x <= 0).logical_not_()).view(x.dtype)
+
+
+def relu_backward(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """where(x > 0, g, +0), as g's bits times (x > 0)."""
+    if g.dtype not in (torch.float32, torch.float64):
+        return P.where(x > 0, g, _const(0.0, g))
+    return torch.mul(g.view(P._BITS[g.dtype]), x > 0).view(g.dtype)
 
 
 # ------------------------------------------------------------------------- normalisations
