@@ -101,11 +101,33 @@ def probe(addr: str) -> str:
         return exc.strerror or type(exc).__name__
 
 
-def check_bootstrap(addrs: list[str]) -> None:
+def check_bootstrap(addrs: list[str], where: str = "--bootstrap") -> None:
     from swarmclient.net.discovery import parse_peer_addr
 
     for addr in addrs:
-        parse_peer_addr(addr)  # SwarmError bad-peer-addr, with the reason
+        try:
+            parse_peer_addr(addr)
+        except SwarmError as exc:
+            raise SwarmError(exc.reason, f"{where}: {exc.detail}") from None
+
+
+def devnet_entry(directory: Path) -> tuple[list[str], str]:
+    """(bootstrap addresses, swarm id) of a local devnet, from its peers' homes: what a
+    newcomer needs to join it (`swarm join --devnet DIR`)."""
+    from swarmclient import identity as identity_mod
+    from swarmclient.devnet.layout import DEVNET_SWARM_ID
+
+    addrs = []
+    for index in (0, 1):
+        home = Home(directory / f"peer-{index}")
+        if not (home.config.exists() and identity_mod.exists(home)):
+            continue
+        listen = config_mod.load(home.config).network.listen
+        peer_id = identity_mod.load(home).peer_id.to_base58()
+        addrs.extend(f"{a}/p2p/{peer_id}" for a in listen[:1])
+    if not addrs:
+        raise SwarmError("no-devnet", f"{directory} holds no devnet peer homes (peer-0/, peer-1/); start `swarm devnet` first")
+    return addrs, DEVNET_SWARM_ID
 
 
 def cached_peers(home: Home, enabled: bool) -> int:
@@ -283,12 +305,17 @@ def cmd_join(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home)
     bootstrap = list(args.bootstrap or [])
     listen = list(args.listen or [])
+    if args.devnet:
+        devnet_addrs, devnet_id = devnet_entry(Path(args.devnet))
+        bootstrap += devnet_addrs
+        args.swarm_id = args.swarm_id or devnet_id
+        listen = listen or ["/ip4/127.0.0.1/tcp/0"]  # a devnet lives on loopback
     check_bootstrap(bootstrap)
     parse_multiaddrs(listen)
     if ensure_home(home, args.swarm_id, listen, bootstrap):
         progress.emit("created", f"identity and config in {home.root}", home=str(home.root))
     config = config_mod.load(home.config)
-    check_bootstrap(config.network.bootstrap)
+    check_bootstrap(config.network.bootstrap, f"{home.config} network.bootstrap")
     swarm_id = args.swarm_id or config.swarm_id
     targets = list(dict.fromkeys([*config.network.bootstrap, *bootstrap]))
     cached = cached_peers(home, config.network.peer_cache)
@@ -357,6 +384,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--listen", action="append", metavar="MULTIADDR",
                    help="listen address (repeatable; default from config.toml, /ip4/0.0.0.0/tcp/4001)")
     p.add_argument("--swarm-id", help="swarm to join (default: config.toml's, 'public' for a new home)")
+    p.add_argument("--devnet", metavar="DIR",
+                   help="join the local devnet in DIR (its peers' addresses and swarm id; listen on 127.0.0.1)")
     p.add_argument("--profile", choices=("micro", "tiny", "small", "base"),
                    help="training size (default: the largest that fits this device)")
     p.add_argument("--stake", type=positive_float, metavar="AI", help="register the peer key and stake this many AI")

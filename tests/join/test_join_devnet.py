@@ -1,6 +1,8 @@
 """`swarm join` against a running devnet (real processes, real libp2p on 127.0.0.1): a fresh
 $SWARM_HOME joins through peer 0's address, the devnet's peers see it connected with its
-capabilities, and it trains rounds with durable state."""
+capabilities, and it trains rounds with durable state. The devnet runs without its chain
+(`--no-chain`): joining does not touch the chain unless `--stake` is given (tested in
+test_join_input.py against a served chain), and staking the devnet's peers costs a minute."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def test_join_brings_a_fresh_peer_into_a_devnet_and_it_trains(tmp_path):
     devnet_log = open(tmp_path / "devnet.log", "w")
     devnet = subprocess.Popen(
         [*CLI, "--home", str(tmp_path / "dhome"), "devnet", "--peers", "2", "--synthetic", "--duration", "600",
-         "--round-seconds", "1", "--headless", "--dir", str(devnet_dir)],
+         "--round-seconds", "1", "--headless", "--no-chain", "--dir", str(devnet_dir)],
         stdout=devnet_log, stderr=devnet_log, start_new_session=True,
     )
     join_home = Home(tmp_path / "joiner")
@@ -112,6 +114,9 @@ def test_join_brings_a_fresh_peer_into_a_devnet_and_it_trains(tmp_path):
     assert events[-1]["event"] == "stopped" and events[-1]["exit_code"] == 0
     reach = [e for e in events if e["event"] == "reachability"]
     assert reach[0]["verdict"] in ("local-only", "reachable")  # loopback only: never "public"
+    # The peer cache remembers whom it met, so the next start does not need the bootstrap peer.
+    cache = json.loads(join_home.peer_cache.read_text())
+    assert any(p["peer_id"] in addr for p in cache["peers"])
     with StateDB.open(join_home.database) as db:
         assert [r.round for r in db.rounds(phase=RoundPhase.DONE)] == [0, 1]
         assert len(db.claims()) == 2

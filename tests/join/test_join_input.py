@@ -182,6 +182,7 @@ def test_reachability_verdicts_come_from_evidence():
 # -- staking -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # deploys the contracts (compiles them when the cache is cold: minutes under load)
 async def test_stake_registers_the_peer_key_and_stakes_on_a_served_chain(tmp_path):
     from protocol.chain import ChainClient, TxWorker, deploy, open_chain
     from protocol.chain.rpc_server import serve_embedded
@@ -233,3 +234,14 @@ def test_staking_asks_for_confirmation_and_never_assumes_it(monkeypatch):
     with pytest.raises(SwarmError) as exc:
         join_cmd.confirm(plan)
     assert exc.value.reason == "confirm" and "--yes" in exc.value.detail
+
+
+def test_devnet_entry_reads_the_devnet_peers_addresses(tmp_path, capsys):
+    from swarmclient.cli.join_cmd import devnet_entry
+    from swarmclient.devnet import layout
+
+    specs = layout.prepare(tmp_path / "dn", 3, None)
+    addrs, swarm_id = devnet_entry(tmp_path / "dn")
+    assert addrs == [specs[0].multiaddr, specs[1].multiaddr] and swarm_id == layout.DEVNET_SWARM_ID
+    code, err = join(tmp_path / "h", "--devnet", str(tmp_path / "nothing-here"), capsys=capsys)
+    assert code == 2 and "no-devnet" in err
