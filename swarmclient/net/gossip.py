@@ -26,6 +26,7 @@ reason is written next to the code (file and the line's code in site-packages/li
 
 from __future__ import annotations
 
+import contextvars
 import time
 import weakref
 from collections import OrderedDict
@@ -51,7 +52,19 @@ DropHook = Callable[[str, ID | None, int], None]
 OUTBOUND_QUEUE_SIZE = 4096
 OUTBOUND_QUEUE_BYTES = 64 * 1024 * 1024
 
-# GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12).
+# Under load a peer's outbound queue holds several message RPCs; they go out as one RPC
+# of up to this size (one frame, one encryption, one read at the other end instead of
+# one each). Nothing waits to be batched: only what is already queued is merged.
+SEND_BATCH_BYTES = 128 * 1024
+
+# GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12). Smaller meshes would cut the
+# duplicates each peer receives (about 5 per message with 8 fully connected peers), but
+# py-libp2p 0.8.1's mesh maintenance does not hold them together: with D=3/2/4 or
+# 4/3/6 on 8 in-process peers at 20 msg/s, peers kept GRAFTing during PRUNE backoff and
+# some fell out of every mesh, and 363 to 841 of 1120 deliveries arrived, with nothing
+# dropped or counted anywhere (gossip did not repair it). So the duplicates stay, and
+# their cost is cut instead (SwarmPubsub: dropped before any task or validation, and
+# batched on the way out).
 DEGREE, DEGREE_LOW, DEGREE_HIGH = 6, 4, 12
 HEARTBEAT_INTERVAL_S = 1.0
 # go-libp2p sends IDONTWANT for messages over 1 KiB to save bandwidth. In Python the cost
@@ -120,6 +133,32 @@ class PeerQueue(PriorityQueue):
             self.nbytes = max(0, self.nbytes - rpc.ByteSize())
         return rpc
 
+    def pop_more_messages(self, rpc: rpc_pb2.RPC, max_bytes: int) -> rpc_pb2.RPC:
+        """`rpc` plus the message-only RPCs queued right behind it, as one RPC of at
+        most `max_bytes` (see SwarmPubsub.handle_sending_messages). Stops at the first
+        control or subscription RPC, so the order of everything sent is kept."""
+        if not _messages_only(rpc):
+            return rpc
+        size = rpc.ByteSize()
+        merged: rpc_pb2.RPC | None = None
+        while not self._priority and self._non_priority:
+            following = self._non_priority[0]
+            extra = following.ByteSize()
+            if not _messages_only(following) or size + extra > max_bytes:
+                break
+            self.pop()
+            if merged is None:
+                # A new RPC: GossipSub hands the same RPC object to every peer's queue.
+                merged = rpc_pb2.RPC()
+                merged.publish.extend(rpc.publish)
+            merged.publish.extend(following.publish)
+            size += extra
+        return merged if merged is not None else rpc
+
+
+def _messages_only(rpc: rpc_pb2.RPC) -> bool:
+    return bool(rpc.publish) and not rpc.subscriptions and not rpc.HasField("control") and not rpc.senderRecord
+
 
 class _SizedQueues(dict):
     """`Pubsub.peer_queues`, enlarging and instrumenting each queue as it is added.
@@ -161,6 +200,13 @@ class IgnoreMessage(Exception):
 # How many ignored message ids to remember for counting their repeats.
 IGNORED_IDS_KEPT = 4096
 
+# Received messages waiting for validation (see SwarmPubsub._is_subscribed_to_msg).
+INBOUND_QUEUE_SIZE = 4096
+
+# The peer whose pubsub stream the current task is reading (set in stream_handler; trio
+# gives every task its own context, so each reading loop sees its own peer).
+_READING_FROM: contextvars.ContextVar[ID | None] = contextvars.ContextVar("swarm_pubsub_reading_from", default=None)
+
 
 class _NoValidationCache(ValidationCache):
     def get(self, msg_id: bytes) -> ValidationResult | None:
@@ -196,6 +242,47 @@ class SwarmPubsub(Pubsub):
         self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = weakref.WeakKeyDictionary()
         self.peer_queues: _SizedQueues = _SizedQueues(outbound_queue_size, outbound_queue_bytes, on_drop)
         self._ignored: OrderedDict[bytes, None] = OrderedDict()
+        self._inbound_send, self._inbound_recv = trio.open_memory_channel[tuple[ID, rpc_pb2.Message]](
+            INBOUND_QUEUE_SIZE
+        )
+
+    async def run(self) -> None:
+        self.manager.run_daemon_task(self._process_inbound)
+        await super().run()
+
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        """Pubsub.continuously_read_stream asks this of every received message, then
+        spawns one `push_msg` task per message through its service manager
+        (`self.manager.run_task(self.push_msg, peer_id, msg)`). That spawn costs more
+        than the message when most messages are duplicates (each peer receives each
+        message from several mesh peers), and `run_task` walks the manager's whole task
+        tree to find the parent (anyio_service trio_manager.py `_find_parent_task`), so
+        under a backlog its cost grows with the backlog. Here duplicates are dropped at
+        once (what push_msg would do first), and new messages go to one long-lived task
+        (`_process_inbound`) in arrival order. Answering False tells the reading loop
+        the message is handled. When that queue is full the message takes pubsub's own
+        path (True): nothing is lost, only the old cost paid."""
+        if not super()._is_subscribed_to_msg(msg):
+            return False
+        forwarder = _READING_FROM.get()
+        if forwarder is None:
+            return True
+        if self._is_msg_seen(msg):
+            self._count_repeat(forwarder, msg)
+            return False
+        try:
+            self._inbound_send.send_nowait((forwarder, msg))
+        except trio.WouldBlock:
+            return True
+        return False
+
+    async def _process_inbound(self) -> None:
+        async for forwarder, msg in self._inbound_recv:
+            await self.push_msg(forwarder, msg)
+
+    def _count_repeat(self, forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if self._ignored and self._msg_id_constructor(msg) in self._ignored:
+            self._on_drop("repeat-of-ignored", forwarder, 1)
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         if any(topic in self.topic_ids for topic in publish_message.topicIDs):
@@ -213,11 +300,30 @@ class SwarmPubsub(Pubsub):
         async with lock:
             return await super().write_msg(stream, rpc_msg)
 
+    async def handle_sending_messages(self, peer_id: ID, stream: INetStream, queue: RpcQueue) -> None:
+        # Pubsub's per-peer sending loop (pubsub.py handle_sending_messages) writes one
+        # RPC per queued item; this one merges queued message RPCs (PeerQueue.
+        # pop_more_messages). Ending the same way: a failed write ends the loop, an
+        # error marks the peer dead (whose queued RPCs _handle_dead_peer counts).
+        try:
+            while True:
+                rpc = await queue.pop()
+                if rpc is None:
+                    return
+                inner = getattr(queue, "_queue", None)
+                if isinstance(inner, PeerQueue):
+                    rpc = inner.pop_more_messages(rpc, SEND_BATCH_BYTES)
+                if not await self.write_msg(stream, rpc):
+                    return
+        except Exception:  # noqa: BLE001 - as Pubsub's loop: any stream error ends this peer
+            self._handle_dead_peer(peer_id)
+
     async def stream_handler(self, stream: INetStream) -> None:
         # Pubsub catches stream and parse errors of its own, but not protobuf's
         # DecodeError (pubsub.py continuously_read_stream: `rpc_incoming.ParseFromString`),
         # so one malformed RPC from a peer would tear down the whole host.
         peer_id = stream.muxed_conn.peer_id
+        _READING_FROM.set(peer_id)
         try:
             await super().stream_handler(stream)
         except DecodeError:
@@ -268,8 +374,7 @@ class SwarmPubsub(Pubsub):
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
         if msg_forwarder != self.my_id:
             if self._is_msg_seen(msg):
-                if self._ignored and self._msg_id_constructor(msg) in self._ignored:
-                    self._on_drop("repeat-of-ignored", msg_forwarder, 1)
+                self._count_repeat(msg_forwarder, msg)
                 return  # an ordinary duplicate
             origin = ID(msg.from_id)
             if self.is_peer_blacklisted(msg_forwarder) or self.is_peer_blacklisted(origin):
@@ -339,6 +444,24 @@ class SwarmGossipSub(GossipSub):
         if rpc.publish and rpc.HasField("senderRecord"):
             rpc.ClearField("senderRecord")
         super().send_rpc(peer_id, rpc, priority)
+
+    async def handle_prune(self, prune_msg: rpc_pb2.ControlPrune, sender_peer_id: ID) -> None:
+        # py-libp2p records the time a peer PRUNEd *us* as if *we* had pruned it
+        # (gossipsub.py handle_prune: `self.graft_flood_tracking[sender_peer_id][topic] =
+        # time.time()`), so when that peer GRAFTs us again within 10 s (its mesh fell below
+        # D_lo, which it may do: the backoff binds us, not it) `handle_graft` calls it a
+        # GRAFT flood, refuses it and takes 10 points off its score. In a small swarm the
+        # mesh reshuffles often and honest peers end up graylisted. Keep only the tracking
+        # of PRUNEs we sent.
+        topic = prune_msg.topicID
+        before = self.graft_flood_tracking.get(sender_peer_id, {}).get(topic)
+        await super().handle_prune(prune_msg, sender_peer_id)
+        tracked = self.graft_flood_tracking.get(sender_peer_id)
+        if tracked is not None:
+            if before is None:
+                tracked.pop(topic, None)
+            else:
+                tracked[topic] = before
 
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         ok = super()._check_equivocation(msg)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import multiaddr
 from libp2p import new_host
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -22,7 +22,7 @@ from libp2p.network.config import ConnectionConfig
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 from libp2p.transport.tcp.tcp import TCP
 
 from swarmclient.errors import SwarmError
@@ -46,6 +46,71 @@ os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 # hundred ms across the world, so 3 s frees a squatted slot three times sooner without
 # failing honest peers.
 HANDSHAKE_TIMEOUT_S = 3.0
+
+
+class _CreditOnHalfWindowStream(YamuxStream):
+    """A Yamux stream that returns receive credit only once half its window is used up.
+
+    py-libp2p 0.8.1's `_auto_tune_and_send_window_update` (stream_muxer/yamux/yamux.py)
+    has a "partial slack" branch (`elif 0 < delta < threshold and bytes_read > 0`) that
+    sends a WINDOW_UPDATE after nearly every read whatever PY_YAMUX_RELEASE_ON_READ says:
+    one extra frame (Noise encryption, a socket write, a frame for the peer to decrypt and
+    parse) for every gossip message received. Measured with 8 in-process peers at 20 msg/s
+    of 2 KB: 5.3-5.5 window updates and 13.5 frames per delivery; with this class 0.3 and
+    7.5, and CPU per delivery down from 4.4-4.5 ms to 3.2-3.6 ms. This is go-yamux's rule:
+    credit goes back when the unacknowledged part reaches half the target window, and
+    the window still auto-tunes (grows) when updates come faster than 4 RTTs.
+    """
+
+    async def _auto_tune_and_send_window_update(self, *, bytes_read: int = 0) -> None:
+        async with self.window_lock:
+            buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
+            delta = self.target_recv_window - (self.recv_window + buffered)
+            if delta <= 0 or delta < self._grow_threshold():
+                return
+            self.recv_window += delta
+            delta += self._apply_autotune_epoch(buffered)
+        await self.send_window_update(delta, skip_lock=True)
+
+
+class _Streams(dict):
+    """`Yamux.streams`, turning each stream it is given into a _CreditOnHalfWindowStream
+    (Yamux builds them by name in open_stream and handle_incoming, with no hook; the
+    subclass adds no state, so switching the class before first use is safe)."""
+
+    def __setitem__(self, stream_id: int, stream: YamuxStream) -> None:
+        if type(stream) is YamuxStream:
+            stream.__class__ = _CreditOnHalfWindowStream
+        super().__setitem__(stream_id, stream)
+
+
+class _HalfWindowCredit(INotifee):
+    """Gives every new connection's Yamux a _Streams table. (py-libp2p builds Yamux by
+    name in stream_muxer/muxer_multistream.py `new_conn`, ignoring the class given in
+    `muxer_opt`, so the muxer itself cannot be subclassed.)"""
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        muxed = getattr(conn, "muxed_conn", None)
+        if isinstance(muxed, Yamux) and not isinstance(muxed.streams, _Streams):
+            streams = _Streams()
+            for stream_id, stream in list(muxed.streams.items()):
+                streams[stream_id] = stream
+            muxed.streams = streams
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
 
 
 def parse_multiaddrs(addrs: Sequence[str]) -> list[multiaddr.Multiaddr]:
@@ -80,6 +145,7 @@ def make_host(keypair: KeyPair, listen: Sequence[str], *, mdns: bool = False) ->
         connection_config=config,
     )
     _cache_addrs(host)
+    host.get_network().register_notifee(_HalfWindowCredit())
     return host
 
 
