@@ -60,7 +60,13 @@ def locate(ours: Execution, theirs: Execution) -> Dispute:
                 continue
             e = strategy.first_difference(bits(ox).tolist(), bits(oy).tolist()) if ox.shape == oy.shape else 0
             ok = opmachine.provable(rx.op)
-            return Dispute(k, i, slot, e, rx.op, ok, "" if ok else f"{rx.op} has no on-chain program yet")
+            if ok:
+                plan = opmachine.plan_for(rx.op, rx.input_roots, [t.shape for t in x.inputs], [t.shape for t in x.outputs],
+                                          slot, e, x.attrs)
+                ok = plan is not None and plan.length > 0
+            if not ok and slot + 1 < len(x.outputs):
+                continue  # another output of the op may differ and be provable
+            return Dispute(k, i, slot, e, rx.op, ok, "" if ok else f"{rx.op} output {slot} has no on-chain program yet")
     if len(a.ops) != len(b.ops):
         return Dispute(k, min(len(a.ops), len(b.ops)), provable=False, why="op counts differ: not provable")
     return Dispute(k, None, provable=False, why="every op agrees; the checkpoint assembly is not provable yet")

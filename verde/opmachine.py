@@ -18,9 +18,11 @@ from protocol.chain.commit import Plan, ZERO, op_context, op_final_hash, op_stat
 from verde.errors import VerdeError
 
 KINDS = {"add": 1, "sub": 2, "mul": 3, "div": 4, "maximum": 5, "minimum": 6, "neg": 7, "relu": 8,
-         "matmul": 9, "linear": 10, "adamw": 11, "where": 12, "masked_fill": 13, "embedding": 14, "gather": 15}
+         "matmul": 9, "linear": 10, "adamw": 11, "where": 12, "masked_fill": 13, "embedding": 14, "gather": 15, "linear.backward": 16,
+         "matmul.backward": 17}
 WHERE, MASKED_FILL, EMBEDDING, GATHER = 12, 13, 14, 15
 COPIES = {WHERE, MASKED_FILL, EMBEDDING, GATHER}  # run on CopyStep.vy (modules/copy_step.vy)
+LINEAR_BACKWARD, MATMUL_BACKWARD = 16, 17  # planned by CopyStep, run by OpStep's matmul program
 BINARY = {1, 2, 3, 4, 5, 6}
 MATMUL, LINEAR, ADAMW, NEG, RELU = 9, 10, 11, 7, 8
 NAN32 = 0x7FC00000
@@ -79,6 +81,8 @@ def plan_for(op: str, input_roots, input_shapes, output_shapes, slot: int, e: in
     z = ZERO
     if kind in COPIES:
         return _copy_plan(kind, input_roots, [tuple(x) for x in input_shapes], out, slot, e, attrs)
+    if kind in (LINEAR_BACKWARD, MATMUL_BACKWARD):
+        return _backward_plan(kind, input_roots, [tuple(x) for x in input_shapes], slot, e)
     if kind in BINARY:
         if len(input_roots) != 2 or slot != 0:
             return None
@@ -120,6 +124,36 @@ def plan_for(op: str, input_roots, input_shapes, output_shapes, slot: int, e: in
     b_base = j if len(b) == 2 else bt * kk * nn + j
     return Plan(kind, slot, 3 * kk + 1, (input_roots[0], input_roots[1], z, z), ((bt * mm + i) * kk, b_base, 0, 0),
                 (1, nn), kk)
+
+
+def _backward_plan(kind, roots, shapes, slot, e) -> Plan | None:
+    """copy_step.backward_plan: a length-0 Plan is an output with no program."""
+    z = ZERO
+    none = Plan(kind, slot, 0, (z, z, z, z), (0, 0, 0, 0))
+    if len(roots) != 3 or slot > 2:
+        return None
+    g, x, w = shapes
+    if len(g) < 2 or len(x) != len(g) or (kind == MATMUL_BACKWARD and len(w) != len(g)) or (kind == LINEAR_BACKWARD and len(w) != 2):
+        return None
+    nn, kk = g[-1], x[-1]
+    if nn == 0 or kk == 0 or slot == 2:
+        return none
+    rows = int(np.prod(g)) // nn
+    mm = rows
+    if kind == MATMUL_BACKWARD:
+        mm = g[-2]
+        if g[:-2] != x[:-2] or g[:-2] != w[:-2]:
+            return none
+    if slot == 0:
+        i, k, bt = (e // kk) % mm, e % kk, e // (kk * mm)
+        if kind == LINEAR_BACKWARD:
+            return Plan(kind, 0, 3 * nn + 1, (roots[0], roots[2], z, z), (i * nn, k, 0, 0), (1, kk), nn)
+        return Plan(kind, 0, 3 * nn + 1, (roots[0], roots[2], z, z), ((bt * mm + i) * nn, (bt * kk + k) * nn, 0, 0), (1, 1), nn)
+    if kind == MATMUL_BACKWARD:
+        k, n, bt = (e // nn) % kk, e % nn, e // (kk * nn)
+        return Plan(kind, 1, 3 * mm + 1, (roots[1], roots[0], z, z), (bt * mm * kk + k, bt * mm * nn + n, 0, 0), (kk, nn), mm)
+    n, k = (e // kk) % nn, e % kk
+    return Plan(kind, 1, 3 * mm + 1, (roots[0], roots[1], z, z), (n, k, 0, 0), (nn, kk), mm)
 
 
 def _copy_plan(kind, roots, shapes, out, slot, e, attrs) -> Plan | None:
@@ -358,11 +392,24 @@ class ElementRun:
         return op_state_hash(self.ctx, p, self.regs[p])
 
 
+def input_of(plan: Plan, input_roots, operand: int) -> int:
+    """Which input of the op (by position) operand slot `operand` of the plan reads."""
+    return list(input_roots).index(plan.roots[operand])
+
+
+def reader(plan: Plan, input_roots, inputs):
+    """read(operand slot, flat index) -> value over the op's inputs (values() of each)."""
+    where = [input_of(plan, input_roots, t) if plan.roots[t] != ZERO else -1 for t in range(4)]
+    return lambda slot, index: int(inputs[where[slot]][index])
+
+
 def run(plan: Plan, record: bytes, element: int, read) -> ElementRun:
     """Execute the program; `read(operand_slot, flat_index) -> bits` reads the op's inputs."""
     regs = (0, 0, 0, 0)
     history = [regs]
     value = 0
+    if plan.length == 0:
+        raise VerdeError("unprovable_op", f"output {plan.slot} of kind {plan.kind} has no on-chain program")
     if plan.kind in COPIES:
         value = _copy_value(plan, read)
         return ElementRun(plan, record, element, [regs, regs], value, op_context(plan, record, element))
@@ -373,4 +420,4 @@ def run(plan: Plan, record: bytes, element: int, read) -> ElementRun:
     return ElementRun(plan, record, element, history, value, op_context(plan, record, element))
 
 
-__all__ = ["COPIES", "ElementRun", "KINDS", "copy_operands", "operands_at", "plan_for", "provable", "run", "step"]
+__all__ = ["COPIES", "ElementRun", "input_of", "reader", "KINDS", "copy_operands", "operands_at", "plan_for", "provable", "run", "step"]

@@ -136,7 +136,8 @@ class _Player:
             ins = [values(t) for t in op.inputs]
             # the context binds the record the claimant opened on-chain (for the challenger, not its own)
             opened = bytes.fromhex(record.opened) if record.opened else op.hash
-            self._runs[key] = opmachine.run(plan, opened, record.element, lambda s, i: int(ins[s][i]))
+            self._runs[key] = opmachine.run(plan, opened, record.element,
+                                            opmachine.reader(plan, op.record.input_roots, ins))
         return self._runs[key]
 
     @staticmethod
@@ -151,12 +152,13 @@ class _Player:
         """The Game call that settles instruction pc (prove_step, or prove_copy for copies)."""
         run = self._element_run(record)
         op = self.execution.steps[record.step].ops[record.op]
+        roots = op.record.input_roots
         if run.plan.kind in opmachine.COPIES:
             ins = [values(t) for t in op.inputs]
-            where = opmachine.copy_operands(run.plan, lambda s, i: int(ins[s][i]))
+            where = opmachine.copy_operands(run.plan, opmachine.reader(run.plan, roots, ins))
         else:
             where = opmachine.operands_at(run.plan, pc)
-        operands = [element_opening(op.inputs[slot], index) for slot, index in where]
+        operands = [element_opening(op.inputs[opmachine.input_of(run.plan, roots, slot)], index) for slot, index in where]
         proof = (run.plan.as_tuple(), run.record, run.element, pc, list(run.regs[pc]), operands)
         fns = self._game.functions
         return fns.prove_copy(record.game_id, proof) if run.plan.kind in opmachine.COPIES else fns.prove_step(record.game_id, proof)
@@ -346,12 +348,14 @@ class Challenger(_Player):
             heads = [head(t) for t in ours.inputs] + [head(self.fetch_tensor(r) if r != o else out)
                                                       for r, o, out in zip(outputs, mine.output_roots, ours.outputs)]
             plan = self._plan(ours, slot, element)
+            if plan.length == 0:
+                continue  # this output has no on-chain program; another differing one may
             attrs = list(plan.attrs)
             claimed = element_opening(theirs, element)
             rec = (idx, name.encode("ascii"), inputs, outputs, digest)
             await self._send(record, "pick", self._game.functions.pick(record.game_id, rec, heads, slot, element, attrs, claimed))
             return
-        raise VerdeError("no_dispute", f"op {index}: every output agrees")
+        raise VerdeError("unprovable_dispute", f"op {index}: no differing output has an on-chain program")
 
 
 __all__ = ["Challenger", "Claimant"]

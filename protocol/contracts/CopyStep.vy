@@ -15,7 +15,8 @@ from modules import op_step
 @pure
 def start(r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], slot: uint8, element: uint64,
           attrs: uint256[6], claimed: op_step.Opening) -> (bool, bytes32, bytes32, uint256, uint32):
-    """@notice As OpStep.start, for where / masked_fill / embedding / gather."""
+    """@notice As OpStep.start, for where / masked_fill / embedding / gather and the backward
+               matmuls (their plans; OpStep runs the matmul program). Length 0: no program."""
     n_in: uint256 = len(r.inputs)
     # INVARIANT: every tensor of the op is opened to its shape.
     assert len(heads) == n_in + len(r.outputs), "Game: bad head"
@@ -46,7 +47,7 @@ def start(r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS],
     assert valid, "Game: bad operand proof"
     record: bytes32 = merkle.trace_record(r.index, r.name, r.inputs, r.outputs, r.attrs_digest)
     ctx: bytes32 = op_step.context(plan, record, element)
-    return True, op_step.state_hash(ctx, 0, empty(uint256[4])), op_step.final_hash(ctx, v), 1, v
+    return True, op_step.state_hash(ctx, 0, empty(uint256[4])), op_step.final_hash(ctx, v), convert(plan.length, uint256), v
 
 
 @external

@@ -82,8 +82,8 @@ PICKING: constant(uint8) = 1   # an op is opened; the challenger names an elemen
 # together exceed the EIP-170 size limit). Anyone may install them once; their code is pinned
 # by these hashes, so the installer cannot choose what they compute.
 # tests/verde/test_units.py keeps the hashes current.
-OP_STEP_CODEHASH: constant(bytes32) = 0xed38467808dc7501db98f8fcf911cbf04d9a65260eac6fe3a9a55a85c35eadd5
-COPY_STEP_CODEHASH: constant(bytes32) = 0x0ced1e47a31f5dc0721c503dd420ba296e2e7d46df0cb96813682dbe8ffe5ce9
+OP_STEP_CODEHASH: constant(bytes32) = 0x854cc93cd47e7da5a27c2dd155329c7d0ad0bacb2bb112f38b5be0d9567513d6
+COPY_STEP_CODEHASH: constant(bytes32) = 0x5afd28b64a01c58fd9da997d6da859fe9eec939caea440367827e8bd75143e24
 FIRST_COPY_KIND: constant(uint8) = 12   # kinds >= this run on CopyStep (copy_step.vy)
 
 struct Update:
@@ -510,9 +510,10 @@ def pick(game_id: uint256, record: op_step.OpRecord, heads: DynArray[op_step.Hea
         ok, h_lo, h_hi, length, v32 = staticcall self.copier.start(record, heads, slot, element, attrs, claimed)
     else:
         ok, h_lo, h_hi, length, v32 = staticcall self.stepper.start(record, heads, slot, element, attrs, claimed)
-    if not ok:
-        # shapes that do not fit the op's kind: the claimant's record is malformed
-        self._resolve(game_id, m, False, False)
+    if not ok or length == 0:
+        # not ok: shapes that do not fit the op's kind, the claimant's record is malformed;
+        # length 0: an output with no program yet, resolved for the claimant (docs/verde.md)
+        self._resolve(game_id, m, ok, False)
         return
     self.games[game_id].h_lo = h_lo
     self.games[game_id].h_hi = h_hi

@@ -183,3 +183,41 @@ async def test_claimant_recovers_its_place_from_the_chain(env, honest):
         if a.done and b.done:
             break
     assert (a.outcome, b.outcome, a.op, a.element) == ("won", "lost", j, 0)
+
+
+@pytest.mark.parametrize("kind, slot", [("linear.backward", 1), pytest.param("matmul.backward", 0, marks=pytest.mark.slow),
+                                        pytest.param("matmul.backward", 1, marks=pytest.mark.slow)])
+async def test_corrupt_backward_matmul_is_slashed(env, honest, kind, slot):
+    j = _op_index(honest, kind)
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, slot=slot, element=5)
+    claim, a, b = await _play(env, lying, honest)
+    assert (a.outcome, b.outcome, b.op, b.slot, b.element) == ("lost", "won", j, slot, 5)
+
+
+@pytest.mark.slow
+async def test_output_without_a_program_resolves_for_the_claimant(env, honest):
+    """linear.backward's bias gradient (a tree sum) has no program: the challenger's library
+    refuses to pick it, and a pick sent anyway ends the game for the claimant."""
+    from verde import VerdeError
+    from verde.execution import element_opening, head
+
+    j = next(i for i, op in enumerate(honest.steps[0].ops) if op.record.op == "linear.backward" and len(op.outputs) == 3)
+    griefer_exec = lie(honest, Fault.CORRUPT_ELEMENT, op=j, slot=2, element=0)
+    claim = _claim(env.alice, honest)
+    await env.alice.ledger.post_claim(claim)
+    griefer = Challenger(env.bob, griefer_exec, fetch_tensor=honest.tensor)
+    game_id = await griefer.open(claim)
+    claimant = Claimant(env.alice, honest)
+    claimant.watch(game_id, claim)
+    with pytest.raises(VerdeError) as caught:
+        for _ in range(40):
+            await claimant.step(game_id)
+            await griefer.step(game_id)
+    assert caught.value.reason == "unprovable_dispute"
+    op = honest.steps[0].ops[j]
+    r = op.record
+    record = (r.index, r.op.encode(), list(r.input_roots), list(r.output_roots), r.attrs_digest)
+    heads = [head(t) for t in (*op.inputs, *op.outputs)]
+    pick = env.bob.game.contract.functions.pick(game_id, record, heads, 2, 0, [0] * 6, element_opening(op.outputs[2], 0))
+    resolved = (await env.bob.worker.transact("Game.pick", pick)).event("GameResolved")
+    assert resolved["winner"] == env.alice.address and not resolved["by_timeout"]

@@ -29,11 +29,13 @@ def test_op_machine_reproduces_every_provable_op_of_a_step(honest):
             for e in sorted({0, ob.numel() // 2, ob.numel() - 1}):
                 plan = opmachine.plan_for(op.record.op, op.record.input_roots, [t.shape for t in op.inputs],
                                           [t.shape for t in op.outputs], slot, e, op.attrs)
-                run = opmachine.run(plan, op.hash, e, lambda s, i: int(ins[s][i]))
+                if plan.length == 0:
+                    continue  # an output with no program (linear.backward's bias gradient)
+                run = opmachine.run(plan, op.hash, e, opmachine.reader(plan, op.record.input_roots, ins))
                 assert run.value == int(ob[e]), (op.record.op, slot, e)
                 checked.add(op.record.op)
     assert {"add", "mul", "linear", "matmul", "relu", "adamw", "maximum", "div", "neg", "embedding", "masked_fill",
-            "gather"} <= checked
+            "gather", "linear.backward", "matmul.backward"} <= checked
 
 
 def test_locate_names_the_corrupted_element(honest):
@@ -136,6 +138,7 @@ def test_op_machine_reproduces_the_selects_of_a_sapo_step():
         for e in range(ob.numel()):
             plan = opmachine.plan_for(op.record.op, op.record.input_roots, [t.shape for t in op.inputs],
                                       [t.shape for t in op.outputs], 0, e, op.attrs)
-            assert opmachine.run(plan, op.hash, e, lambda s, i: int(ins[s][i])).value == int(ob[e]), (op.record.op, e)
+            assert opmachine.run(plan, op.hash, e, opmachine.reader(plan, op.record.input_roots, ins)).value == int(ob[e]), \
+                (op.record.op, e)
         seen += op.record.op == "where"
     assert seen >= 1

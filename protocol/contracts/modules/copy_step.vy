@@ -1,6 +1,7 @@
 # pragma version ~=0.4.3
 """
-@title copy_step: level-3 programs of RepOps' selects and copies (one instruction each)
+@title copy_step: level-3 programs of RepOps' selects and copies (one instruction each), and
+       the plans of the backward matmuls (run by op_step's matmul program)
 @notice where(cond, a, b), masked_fill(x, mask; value), embedding(idx, weight) and
         gather(x, idx; dim) compute nothing: the element is a copy of one input element,
         chosen by a bool or an int64 element. Operands of any dtype are opened by `read`
@@ -73,6 +74,71 @@ def read(root: bytes32, index: uint256, o: WideOpening) -> uint256:
 
 @internal
 @pure
+def backward_plan(kind: uint8, r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], s: uint256,
+                  e: uint256, p: op_step.Plan) -> (bool, op_step.Plan):
+    # inputs (g, x, w) / (g, a, b); each output a matmul of two of them, one transposed:
+    #   linear:  gx[r, k] = sum_n g[r, n] w[n, k]      gW[n, k] = sum_r g[r, n] x[r, k]
+    #   matmul:  ga[i, k] = sum_n g[i, n] b[k, n]      gb[k, n] = sum_i a[i, k] g[i, n]
+    out: op_step.Plan = p
+    if len(r.inputs) != 3 or s > 2:
+        return False, out
+    g: DynArray[uint256, 8] = op_step._dims(heads[0].header)
+    x: DynArray[uint256, 8] = op_step._dims(heads[1].header)
+    w: DynArray[uint256, 8] = op_step._dims(heads[2].header)
+    if len(g) < 2 or len(x) != len(g) or (kind == op_step.KIND_MATMUL_BACKWARD and len(w) != len(g)) or (kind == op_step.KIND_LINEAR_BACKWARD and len(w) != 2):
+        return False, out
+    nn: uint256 = g[len(g) - 1]
+    kk: uint256 = x[len(x) - 1]
+    if nn == 0 or kk == 0 or s == 2:
+        return True, out          # linear's bias gradient: a tree sum, no program (length 0)
+    rows: uint256 = op_step._numel(g) // nn   # linear: all leading dims; matmul: M of one batch below
+    mm: uint256 = rows
+    bt: uint256 = 0
+    if kind == op_step.KIND_MATMUL_BACKWARD:
+        mm = g[len(g) - 2]
+        for t: uint256 in range(6):
+            if t + 2 >= len(g):
+                break
+            if g[t] != x[t] or g[t] != w[t]:
+                return True, out  # broadcast batch dims: reduced by tree sums, no program
+    inner: uint256 = 0
+    if s == 0:
+        # (rows, N) @ (N, K): row of g, column k of w (linear: w[n, k]; matmul: b^T = b[k, n])
+        i: uint256 = (e // kk) % mm
+        k: uint256 = e % kk
+        bt = e // (kk * mm)
+        inner = nn
+        out.roots = [r.inputs[0], r.inputs[2], empty(bytes32), empty(bytes32)]
+        if kind == op_step.KIND_LINEAR_BACKWARD:
+            out.index = [convert(i * nn, uint64), convert(k, uint64), 0, 0]
+            out.stride = [1, convert(kk, uint64)]
+        else:
+            out.index = [convert((bt * mm + i) * nn, uint64), convert((bt * kk + k) * nn, uint64), 0, 0]
+            out.stride = [1, 1]
+    else:
+        # (N, rows) @ (rows, K): row n of g^T, column k of x
+        n: uint256 = (e // kk) % nn
+        k: uint256 = e % kk
+        if kind == op_step.KIND_MATMUL_BACKWARD:
+            # gb[k, n] = sum_i a[i, k] g[i, n]: rows of a^T, columns of g
+            k = (e // nn) % kk
+            n = e % nn
+            bt = e // (kk * nn)
+            out.roots = [r.inputs[1], r.inputs[0], empty(bytes32), empty(bytes32)]
+            out.index = [convert(bt * mm * kk + k, uint64), convert(bt * mm * nn + n, uint64), 0, 0]
+            out.stride = [convert(kk, uint64), convert(nn, uint64)]
+        else:
+            out.roots = [r.inputs[0], r.inputs[1], empty(bytes32), empty(bytes32)]
+            out.index = [convert(n, uint64), convert(k, uint64), 0, 0]
+            out.stride = [convert(nn, uint64), convert(kk, uint64)]
+        inner = mm
+    out.k = convert(inner, uint64)
+    out.length = convert(3 * inner + 1, uint64)
+    return True, out
+
+
+@internal
+@pure
 def make_plan(kind: uint8, r: op_step.OpRecord, heads: DynArray[op_step.Head, op_step.MAX_HEADS], slot: uint8,
               e: uint256, attrs: uint256[6]) -> (bool, op_step.Plan):
     p: op_step.Plan = empty(op_step.Plan)
@@ -80,6 +146,9 @@ def make_plan(kind: uint8, r: op_step.OpRecord, heads: DynArray[op_step.Head, op
     p.slot = slot
     p.length = 1
     n_in: uint256 = len(r.inputs)
+    if kind >= op_step.KIND_LINEAR_BACKWARD:
+        p.length = 0
+        return self.backward_plan(kind, r, heads, convert(slot, uint256), e, p)
     if slot != 0:
         return False, p
     out: DynArray[uint256, 8] = op_step._dims(heads[n_in].header)

@@ -32,6 +32,8 @@ KIND_RELU: constant(uint8) = 8
 KIND_MATMUL: constant(uint8) = 9
 KIND_LINEAR: constant(uint8) = 10
 KIND_ADAMW: constant(uint8) = 11
+KIND_LINEAR_BACKWARD: constant(uint8) = 16   # outputs gx, gW (matmuls); gb (a tree sum) is not provable
+KIND_MATMUL_BACKWARD: constant(uint8) = 17   # outputs ga, gb (matmuls, equal batch dims)
 
 MAX_TENSORS: constant(uint256) = 16
 MAX_HEADS: constant(uint256) = 8
@@ -109,6 +111,10 @@ def kind_of(name: Bytes[64]) -> uint8:
         return 14
     if name == b"gather":
         return 15
+    if name == b"linear.backward":
+        return KIND_LINEAR_BACKWARD
+    if name == b"matmul.backward":
+        return KIND_MATMUL_BACKWARD
     return KIND_UNKNOWN
 
 
@@ -216,7 +222,8 @@ def make_plan(kind: uint8, r: OpRecord, heads: DynArray[Head, MAX_HEADS], slot: 
     """
     @notice The program of output `slot`, element `e` of op `r` (heads: inputs then outputs,
             already checked against the record's roots). (False, _) when the record's shapes
-            do not fit its kind: a malformed op, which its claimant cannot defend.
+            do not fit its kind: a malformed op, which its claimant cannot defend. A plan of
+            length 0: an output with no program (the game resolves for the claimant).
     """
     p: Plan = empty(Plan)
     p.kind = kind
