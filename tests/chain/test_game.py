@@ -11,7 +11,7 @@ from chainkit import reverts
 
 from protocol.chain import BatchRef, ChainReason
 from protocol.chain.artifacts import load_artifacts
-from protocol.chain.commit import ZERO, Claim, Plan, trace_record_hash
+from protocol.chain.commit import Claim, trace_record_hash
 from protocol.chain.position import boundary, inner_boundaries, parts
 from protocol.chain.scalar_trace import SyntheticStep, install_op_step
 from protocol.chain.reasons import member_name
