@@ -161,7 +161,9 @@ class StepConfig:
     def from_dict(cls, data: Mapping) -> "StepConfig":
         try:
             fields = dict(data)
-            fields["model"] = PolicyConfig(**fields["model"])
+            # PolicyConfig.from_dict, not PolicyConfig(**...): hparams written before the
+            # activation field existed describe a GELU model, not today's default.
+            fields["model"] = PolicyConfig.from_dict(dict(fields["model"]))
             return cls(**fields)
         except (KeyError, TypeError, ValueError) as exc:
             raise RepOpsError("bad_hparams", str(exc)) from None

@@ -118,3 +118,11 @@ def test_hparams_digest_commits_to_the_objective():
     assert CFG.digest() != StepConfig(**{**CFG.__dict__, "clip_eps": 0.3}).digest()
     assert StepConfig.from_dict(CFG.to_dict()) == CFG
     assert checkpoint  # the module the claim's hashes come from
+
+
+def test_step_config_from_legacy_dict_keeps_gelu():
+    # Regression: StepConfig.from_dict built PolicyConfig(**model), so hparams recorded
+    # before `activation` existed (GELU models) came back as today's ReLU default.
+    legacy = CFG.to_dict()
+    legacy["model"] = {k: v for k, v in legacy["model"].items() if k != "activation"}
+    assert StepConfig.from_dict(legacy).model.activation == "gelu"
