@@ -43,8 +43,11 @@ class Progress:
         if self.as_json:
             print(json.dumps({"event": event, "ts": round(time.time(), 3), **data}, default=str), flush=True)
         else:
+            from rich.markup import escape
+
             stamp = time.strftime("%H:%M:%S")
-            self.console.print(f"[dim]{stamp}[/dim] [bold cyan]{event:>12}[/bold cyan]  {text}", markup=True)
+            # Texts carry peer data and error messages: brackets in them are not markup.
+            self.console.print(f"[dim]{stamp}[/dim] [bold cyan]{event:>12}[/bold cyan]  {escape(text)}", markup=True)
             sys.stdout.flush()
 
 

@@ -245,3 +245,15 @@ def test_devnet_entry_reads_the_devnet_peers_addresses(tmp_path, capsys):
     assert addrs == [specs[0].multiaddr, specs[1].multiaddr] and swarm_id == layout.DEVNET_SWARM_ID
     code, err = join(tmp_path / "h", "--devnet", str(tmp_path / "nothing-here"), capsys=capsys)
     assert code == 2 and "no-devnet" in err
+
+
+def test_progress_lines_print_brackets_literally(capsys):
+    """Peer data and error texts reach the progress display: '[/x]' must print as is, not be
+    taken for rich markup (which raises on a closing tag that was never opened)."""
+    from swarmclient.cli.join_cmd import Progress
+
+    Progress(as_json=False).emit("warning", "round 3: missing ['a'] [/bold] [red]")
+    out = capsys.readouterr().out
+    assert "missing ['a'] [/bold] [red]" in out
+    Progress(as_json=True).emit("round", "r", round=3)
+    assert '"event": "round"' in capsys.readouterr().out
