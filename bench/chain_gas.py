@@ -1,5 +1,5 @@
-"""Chain benchmark: gas per protocol operation, a whole game at the deepest expected
-bisection, and transaction latency on the embedded chain, the embedded chain served over
+"""Chain benchmark: gas per protocol operation (claims, staking, opening and timing out a
+game, finalizing) and transaction latency on the embedded chain, the embedded chain served over
 JSON-RPC (`swarm chain up`) and anvil.
 
     .venv/bin/python -m bench.chain_gas [--json] [--no-anvil] [--latency-txs 20]
@@ -7,10 +7,8 @@ JSON-RPC (`swarm chain up`) and anvil.
 Gas is deterministic; latency is the median over `--latency-txs` ERC-20 approvals sent through
 the transaction worker (estimate, sign, send, receipt).
 
-The deep game: level 1 over 2^8 steps, level 2 over 2^20 ops of one step, level 3 over a
-4,096-instruction scalar program (a 2,048-term dot product, operands in 8-chunk tensors), so
-every level is bisected to the end; the claimant lies at instruction 3,000 and the
-challenger proves the final step on-chain.
+Whole Verde games over real training steps (every level bisected to a proven element) are
+measured by `bench.verde_gas`.
 """
 
 from __future__ import annotations
@@ -25,12 +23,9 @@ from eth_account import Account
 
 from protocol.chain import ChainClient, Params, TxWorker, deploy, open_chain
 from protocol.chain.commit import Claim
-from protocol.chain.position import inner_boundaries
 from protocol.chain.rpc_server import serve_embedded
-from protocol.chain.scalar_trace import dot_product_trace
-from protocol.chain.selftest import play, register_and_stake
+from protocol.chain.selftest import register_and_stake
 
-DEEP_LEVELS = (2**8, 2**20, 4096)
 PARAMS = Params()  # the defaults a real deployment uses (max batch 4,096)
 
 
@@ -67,55 +62,12 @@ async def measure_gas(chain) -> dict:
         batch = [Claim(claimant.address, r, r.to_bytes(32, "big"), b"\2" * 32, b"\3" * 32, b"\4" * 32, 4) for r in range(2, 1026)]
         log(await claimant.ledger.post_batch(1, batch))
 
-        # the deep game
-        honest = dot_product_trace(2048, spacing=[4096, 4096, 1])
-        lying = dot_product_trace(2048, corrupt_at=3000, spacing=[4096, 4096, 1])
-        end = len(lying.instructions)
-        claim = Claim(claimant.address, 2, b"\5" * 32, b"\6" * 32, lying.state(0), lying.state(end), DEEP_LEVELS[0])
-        log(await claimant.ledger.post_claim(claim))
-        game_gas: list[int] = []
-        opened = await challenger.game.open(claim)
-        log(opened)
-        game_gas.append(opened.gas_used)
-        game_id = opened.event("GameOpened")["game_id"]
-        moves = {"reveal": 0, "choose": 0, "descend": 0}
-
-        def glog(result) -> None:
-            log(result)
-            game_gas.append(result.gas_used)
-            name = result.label.split(".", 1)[1]
-            if name in moves:
-                moves[name] += 1
-
-        while True:
-            g = await claimant.game.game(game_id)
-            if g.status != "open":
-                break
-            if g.level < 3:
-                # Levels 1-2: the claimant repeats its false end state; the challenger keeps
-                # disputing the first sub-range, so the final transition is (S_0, S_end).
-                if g.turn == "claimant" and g.hi - g.lo > 1:
-                    glog(await claimant.game.reveal(game_id, [lying.state(end)] * len(inner_boundaries(g.lo, g.hi))))
-                elif g.turn == "claimant":
-                    length = DEEP_LEVELS[g.level]
-                    if g.level == 1:
-                        pts = [lying.state(end)] * len(inner_boundaries(0, length))
-                    else:  # into the real scalar program
-                        pts = [lying.state(p) for p in inner_boundaries(0, length)]
-                    glog(await claimant.game.descend(game_id, length, pts))
-                else:
-                    pts = [lying.state(end)] * len(inner_boundaries(g.lo, g.hi))
-                    glog(await challenger.game.choose(game_id, 0, pts))
-            else:
-                break
-        # level 3 is the real scalar program
-        status = await play(game_id, claimant, challenger, lying, honest, glog)
-        assert status == "challenger_won", status
-
         # resolution by timeout (the claimant goes silent), and a reward payout
         silent = Claim(claimant.address, 3, b"\7" * 32, b"\2" * 32, b"\3" * 32, b"\4" * 32, 4)
         await claimant.ledger.post_claim(silent)
-        silent_id = (await challenger.game.open(silent)).event("GameOpened")["game_id"]
+        opened = await challenger.game.open(silent)
+        log(opened)
+        silent_id = opened.event("GameOpened")["game_id"]
         await trio.to_thread.run_sync(chain.increase_time, PARAMS.clock + 1)
         log(await challenger.game.timeout(silent_id))
         await trio.to_thread.run_sync(chain.increase_time, PARAMS.challenge_window)
@@ -127,7 +79,6 @@ async def measure_gas(chain) -> dict:
         "per_operation": summary,
         "per_operation_max": {name: max(v) for name, v in steps.items()},
         "batch_claims": len(batch),
-        "deep_game": {"levels": list(DEEP_LEVELS), "transactions": len(game_gas), "gas": sum(game_gas), **moves},
     }
 
 
@@ -180,8 +131,6 @@ def main() -> None:
         return
     for name, value in report["per_operation"].items():
         print(f"{name:<18} {value:>10,d} gas")
-    deep = report["deep_game"]
-    print(f"deep game {deep['levels']}: {deep['gas']:,d} gas in {deep['transactions']} transactions")
     for name, value in report["tx_latency_ms"].items():
         print(f"tx latency {name:<18} {value:8.2f} ms")
 

@@ -23,12 +23,10 @@ R = ChainReason
 
 @asynccontextmanager
 async def reverts_with(message: str):
-    """Like chainkit.reverts, by message: typed when protocol/chain/reasons.py knows the
-    message, REVERTED with the message until it does (the Verde reasons are new)."""
+    """Like chainkit.reverts, by message: every Game reason is typed in protocol/chain/reasons.py."""
     with pytest.raises(ProtocolError) as caught:
         yield
-    name = member_name(message)
-    expected = ChainReason[name] if name in ChainReason.__members__ else ChainReason.REVERTED
+    expected = ChainReason[member_name(message)]
     assert caught.value.reason is expected and message in str(caught.value), caught.value
 
 
