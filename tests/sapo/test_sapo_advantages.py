@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from swarmclient.errors import SwarmError
@@ -19,6 +19,7 @@ grid = st.lists(st.integers(0, 1000).map(lambda k: k / 1000), min_size=2, max_si
 
 
 @given(varied)
+@example([1.1754943508222875e-38, 1.175494351e-38])
 def test_zero_mean_unit_scale(rs):
     adv = group_advantages(rs, eps=0.0)
     if max(rs) - min(rs) < 1e-100:
@@ -26,8 +27,12 @@ def test_zero_mean_unit_scale(rs):
         # std computed from subnormals; found by hypothesis with rs = [0.0, 1.2e-180].
         assert all(math.isfinite(a) for a in adv)
         return
-    assert abs(math.fsum(adv)) <= 1e-9 * len(rs)
-    assert math.sqrt(math.fsum(a * a for a in adv) / len(adv)) == pytest.approx(1.0, rel=1e-9)
+    # The mean is rounded once (error up to half an ulp of max(rs)); each advantage carries
+    # that error divided by the spread, so rewards that differ only in their last digits
+    # (hypothesis: [1.1754943508222875e-38, 1.175494351e-38]) are ill-conditioned.
+    tolerance = max(1e-9, 8 * 2**-52 * max(rs) / (max(rs) - min(rs)))
+    assert abs(math.fsum(adv)) <= tolerance * len(rs)
+    assert math.sqrt(math.fsum(a * a for a in adv) / len(adv)) == pytest.approx(1.0, rel=tolerance * len(rs))
 
 
 @given(varied)
