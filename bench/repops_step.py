@@ -6,6 +6,11 @@ AdamW alone ("core"), and repops.step.train_step (which also hashes the checkpoi
 and after) with tracing off and on.
 
     .venv/bin/python -m bench.repops_step [--json] [--threads N] [--repeat R] [--activation relu|gelu]
+        [--native on|off|both]
+
+`--native` picks RepOps' fused C++ CPU kernels (repops/ops/native) or the torch programs;
+`both` (the default) times the whole step both ways in the same interleaved loop (same
+bits either way) and runs the per-op table with native on.
 
 Each figure is the median of R timed runs after one warm-up, interleaved (ours, theirs,
 ours, ...), so machine load affects both sides alike. Times are process CPU time
@@ -26,6 +31,7 @@ import torch.nn.functional as TF
 
 from repops import functional as F
 from repops.ops import kernels as K
+from repops.ops import native
 from repops.optim import AdamW
 
 
@@ -45,6 +51,19 @@ def _median_pair(ours: Callable[[], object], theirs: Callable[[], object], repea
         a.append(t1 - t0)
         b.append(t2 - t1)
     return statistics.median(a), statistics.median(b)
+
+
+def _median_many(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median time of each function, run interleaved (one of each per round)."""
+    for f in fns:
+        f()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for f, acc in zip(fns, times):
+            t0 = CLOCK()
+            f()
+            acc.append(CLOCK() - t0)
+    return [statistics.median(a) for a in times]
 
 
 def op_benchmarks(repeat: int, rows: int, d: int, heads: int, t: int, vocab: int) -> dict[str, dict[str, float]]:
@@ -81,7 +100,7 @@ def op_benchmarks(repeat: int, rows: int, d: int, heads: int, t: int, vocab: int
     return out
 
 
-def step_benchmark(repeat: int, batch: int, seq: int, activation: str = "relu") -> dict[str, float] | None:
+def step_benchmark(repeat: int, batch: int, seq: int, activation: str = "relu", modes: tuple[bool, ...] = (True,)) -> dict[str, float] | None:
     try:
         from bench.torch_twin import twin_of
         from repops import step as S
@@ -110,21 +129,30 @@ def step_benchmark(repeat: int, batch: int, seq: int, activation: str = "relu") 
         S.policy_loss(model, b, batch).backward()
         opt.step()
 
-    core, plain = _median_pair(core_step, torch_step, repeat)
-    untraced, _ = _median_pair(lambda: S.train_step(model, opt, b, trace_ops=False), lambda: None, repeat)
-    traced, _ = _median_pair(lambda: S.train_step(model, opt, b, trace_ops=True), lambda: None, repeat)
-    return {
-        "batch": batch,
-        "seq": seq,
-        "activation": activation,
-        "torch_ms": plain * 1e3,
-        "repops_core_ms": core * 1e3,
-        "repops_ms": untraced * 1e3,
-        "repops_traced_ms": traced * 1e3,
-        "core_ratio": core / plain,
-        "step_ratio": untraced / plain,
-        "tracing_overhead": traced / untraced - 1.0,
-    }
+    def under(flag: bool, fn: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            with native.use(flag):
+                fn()
+        return run
+
+    def train(tracing: bool) -> Callable[[], object]:
+        return lambda: S.train_step(model, opt, b, trace_ops=tracing)
+
+    plain, *cores = _median_many([torch_step] + [under(m, core_step) for m in modes], repeat)
+    untraced = _median_many([under(m, train(False)) for m in modes], repeat)
+    traced = _median_many([under(m, train(True)) for m in modes], repeat)
+    out: dict = {"batch": batch, "seq": seq, "activation": activation, "torch_ms": plain * 1e3}
+    for m, core, u, tr in zip(modes, cores, untraced, traced):
+        key = "native_on" if m else "native_off"
+        out[key] = {
+            "repops_core_ms": core * 1e3,
+            "repops_ms": u * 1e3,
+            "repops_traced_ms": tr * 1e3,
+            "core_ratio": core / plain,
+            "step_ratio": u / plain,
+            "tracing_overhead": tr / u - 1.0,
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq", type=int, default=64, help="positions per row")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     ap.add_argument("--activation", choices=("relu", "gelu"), default="relu", help="the policy's MLP activation")
+    ap.add_argument("--native", choices=("on", "off", "both"), default="both",
+                    help="fused C++ CPU kernels (repops/ops/native) on, off, or both side by side")
     args = ap.parse_args(argv)
+    modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.native]
+    if modes[0] and native.load() is None:
+        print("native kernels unavailable (see the log); timing the torch programs only")
+        modes = (False,)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
@@ -144,20 +178,26 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "threads": torch.get_num_threads(),
         "clock": args.clock,
-        "ops": op_benchmarks(args.repeat, rows=args.batch * args.seq, d=64, heads=4, t=args.seq, vocab=97),
-        "step": step_benchmark(args.repeat, args.batch, args.seq, args.activation),
+        "native_ops": modes[0],
     }
+    with native.use(modes[0]):
+        result["ops"] = op_benchmarks(args.repeat, rows=args.batch * args.seq, d=64, heads=4, t=args.seq, vocab=97)
+    result["step"] = step_benchmark(args.repeat, args.batch, args.seq, args.activation, modes)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"threads: {result['threads']}, clock: {args.clock}")
+    print(f"threads: {result['threads']}, clock: {args.clock}, per-op table with native {'on' if modes[0] else 'off'}")
     for name, r in result["ops"].items():
         print(f"{name:34s} repops {r['repops_ms']:8.2f} ms  torch {r['torch_ms']:7.2f} ms  ratio {r['ratio']:6.1f}x")
     s = result["step"]
     if s:
-        print(f"step B={s['batch']} T={s['seq']} {s['activation']}: torch {s['torch_ms']:.1f} ms; repops forward+backward+AdamW "
-              f"{s['repops_core_ms']:.1f} ms ({s['core_ratio']:.2f}x); train_step with checkpoint hashes "
-              f"{s['repops_ms']:.1f} ms ({s['step_ratio']:.2f}x); tracing +{100 * s['tracing_overhead']:.0f}%")
+        print(f"step B={s['batch']} T={s['seq']} {s['activation']}: torch {s['torch_ms']:.1f} ms")
+        for key in ("native_on", "native_off"):
+            if key in s:
+                r = s[key]
+                print(f"  {key:10s}: repops forward+backward+AdamW {r['repops_core_ms']:.1f} ms ({r['core_ratio']:.2f}x); "
+                      f"train_step with checkpoint hashes {r['repops_ms']:.1f} ms ({r['step_ratio']:.2f}x); "
+                      f"tracing +{100 * r['tracing_overhead']:.0f}%")
     return 0
 
 

@@ -14,6 +14,7 @@ import struct
 import torch
 
 from repops import primitives as P
+from repops.ops import native
 from repops.ops.memory import keep_freed_memory
 
 keep_freed_memory()  # see repops/ops/memory.py: ~6% of a step was page faults
@@ -89,6 +90,11 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         shape = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         return torch.zeros(shape, dtype=a.dtype, device=a.device)
     s = matmul_slice_bits(k)
+    ext = native.native_cpu_f32(a, b) if a.dim() >= 2 and b.dim() >= 2 else None
+    if ext is not None:
+        out = _matmul_native(ext, a, b, s)
+        if out is not None:
+            return out
     a_max = _line_absmax(a, -1)
     b_max = _line_absmax(b, -2)
     # One host-side look at the line maxima (a tiny reduction each) spares the NaN-penalty
@@ -107,6 +113,33 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     acc = torch.matmul(a_grid, b_grid)
     # narrow rounds once; adding the +0 / NaN penalties maps -0 to +0 and poisons bad lines.
     return P.add(P.add(P.narrow(acc), pen_row), pen_col)
+
+
+def _grid_native(ext, x: torch.Tensor, rows: bool, s: int) -> torch.Tensor | None:
+    """The native fused grid rounding (one read for the line maxima, one read + write),
+    in _widen_for_gemm's layout; None if a line is not finite (the torch program runs)."""
+    if x.transpose(-1, -2).is_contiguous() and not x.is_contiguous():
+        out = torch.empty_like(x, dtype=torch.float64)  # keeps the transposed strides
+    else:
+        out = torch.empty(x.shape, dtype=torch.float64)
+    r, c = x.shape[-2], x.shape[-1]
+    ok = ext.to_grid(x.reshape(-1, r, c), out.view(-1, r, c), rows, s)
+    return out if ok else None
+
+
+def _matmul_native(ext, a: torch.Tensor, b: torch.Tensor, s: int) -> torch.Tensor | None:
+    """matmul's program with fused grid rounding and narrowing (repops/ops/native); None
+    when a line holds an inf or NaN, which the torch program handles."""
+    a_grid = _grid_native(ext, a, True, s)
+    if a_grid is None:
+        return None
+    b_grid = _grid_native(ext, b, False, s)
+    if b_grid is None:
+        return None
+    acc = torch.matmul(a_grid, b_grid).contiguous()
+    out = torch.empty(acc.shape, dtype=torch.float32)
+    ext.narrow_plus_zero(acc, out)
+    return out
 
 
 def onehot_matmul(idx: torch.Tensor, num: int, g: torch.Tensor) -> torch.Tensor:
@@ -458,14 +491,36 @@ def relu_backward(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------- normalisations
 
 
+def _softmax_native(x: torch.Tensor, dim: int, want_log: bool):
+    """(p, y) from the fused native row kernel, or None (not on, not the last dim, empty,
+    or a row that makes NaNs: the torch program handles those)."""
+    if dim % max(x.dim(), 1) != x.dim() - 1 or x.numel() == 0:
+        return None
+    ext = native.native_cpu_f32(x)
+    if ext is None:
+        return None
+    rows = x.contiguous().view(-1, x.shape[-1])
+    p = torch.empty(x.shape, dtype=torch.float32)
+    y = torch.empty(x.shape, dtype=torch.float32) if want_log else p
+    if not ext.softmax_rows(rows, p.view(rows.shape), y.view(rows.shape), want_log):
+        return None
+    return p, y
+
+
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """m = amax(x); e = exp(x - m); y = e / tree_sum(e)   (all binary32)."""
+    fused = _softmax_native(x, dim, False)
+    if fused is not None:
+        return fused[0]
     e = exp(P.sub(x, amax(x, dim, keepdim=True)))
     return P.div(e, tree_sum(e, dim, keepdim=True))
 
 
 def log_softmax(x: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
     """(y, p): z = x - amax(x); e = exp(z); s = tree_sum(e); y = z - log(s); p = e / s."""
+    fused = _softmax_native(x, dim, True)
+    if fused is not None:
+        return fused[1], fused[0]
     z = P.sub(x, amax(x, dim, keepdim=True))
     e = exp(z)
     s = tree_sum(e, dim, keepdim=True)
