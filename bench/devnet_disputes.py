@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--cheaters", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--round-seconds", type=float, default=3.0)
-    ap.add_argument("--window", type=int, default=30)
+    ap.add_argument("--window", type=int, default=60)
     ap.add_argument("--clock", type=int, default=90)
     ap.add_argument("--warm-steps", type=int, default=5)
     ap.add_argument("--json", action="store_true")

@@ -80,8 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cheaters", type=non_negative_int, default=0, metavar="K",
                    help="the last K peers claim corrupted updates (fault CORRUPT_UPDATE); watchers dispute them")
     p.add_argument("--no-chain", action="store_true", help="no chain: no stake, claims on the ledger or disputes")
-    p.add_argument("--challenge-window", type=positive_int, default=30, metavar="S",
-                   help="seconds a posted claim can be disputed (default 30)")
+    p.add_argument("--challenge-window", type=positive_int, default=60, metavar="S",
+                   help="seconds a posted claim can be disputed (default 60)")
     p.add_argument("--game-clock", type=positive_int, default=90, metavar="S",
                    help="each side's total time in a dispute game (default 90)")
     p.add_argument("--sample-rate", type=unit_float, default=1.0, metavar="R",

@@ -35,7 +35,7 @@ MINE_TIMEOUT_S = 120.0
 class ChainOptions:
     # Seconds to dispute a claim: long enough for every watcher to fetch and re-execute a
     # claim on a loaded laptop, short enough that a run ends soon after its last round.
-    challenge_window: int = 30
+    challenge_window: int = 60
     # Each side's total thinking time in one game: a Verde game is a dozen moves, each a
     # block away and slower on a loaded machine; an honest side must never run out.
     clock: int = 90

@@ -56,7 +56,8 @@ class Participant:
         self.node: Any = None
         self.players: dict[int, GamePlayer] = {}
         self.posted: dict[bytes, dict] = {}  # record key -> ClaimPosted args (every claimant)
-        self.stats = {"checked": 0, "agreed": 0, "disputed": 0, "unverifiable": 0, "skipped": 0, "last_error": ""}
+        self.stats = {"checked": 0, "agreed": 0, "disputed": 0, "unverifiable": 0, "skipped": 0, "late": 0,
+                      "last_error": ""}
         self.check_seconds: list[float] = []
         self.error = ""
         self._checks_send, self._checks_receive = trio.open_memory_channel[dict](CHECK_QUEUE)
@@ -298,7 +299,8 @@ class Participant:
     async def _check(self, key: bytes, game: tuple[int, str] | None) -> None:
         posted = self.posted[key]
         if game is None and await self.link.now() >= int(posted["window_end"]):
-            return  # too late to dispute (a restart replaying old claims)
+            self.stats["late"] += 1  # its window closed before we got to it (or a restart's replay)
+            return
         started = time.monotonic()
         hashes, execution, peer = await self._reexecute(posted)
         self.check_seconds = (self.check_seconds + [time.monotonic() - started])[-256:]

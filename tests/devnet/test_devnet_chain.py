@@ -20,7 +20,7 @@ def test_devnet_cheater_is_challenged_and_slashed(tmp_path):
     cmd = [
         sys.executable, "-m", "swarmclient.cli.main", "--home", str(tmp_path / "home"), "devnet",
         "--peers", str(PEERS), "--cheaters", "1", "--rounds", str(ROUNDS), "--round-seconds", "3", "--headless",
-        "--warm-steps", "5", "--challenge-window", "30", "--game-clock", "60",
+        "--warm-steps", "5", "--challenge-window", "60", "--game-clock", "60",
         "--dir", str(tmp_path / "devnet"), "--report", str(report),
     ]
     done = subprocess.run(cmd, check=False, timeout=840, capture_output=True, text=True)
