@@ -1,5 +1,5 @@
-"""Cost of tracing a RepOps training step: the same step untraced, traced with inline hashing
-and traced with background hashing; plus raw tensor-root throughput.
+"""Cost of tracing a RepOps training step: the same step untraced and traced (what a dispute's
+replay pays; peers train untraced); plus raw tensor-root throughput.
 
     .venv/bin/python -m bench.repops_trace [--rows 32] [--seq 64] [--repeat 5] [--threads 1] [--json]
 
@@ -48,18 +48,17 @@ def main() -> None:
     batch = Batch(toks[:, :-1].contiguous(), toks[:, 1:].contiguous(), torch.ones(args.rows, args.seq), torch.ones(args.rows))
 
     train_step(model, opt, batch)  # warm-up
-    modes = ("untraced", "traced_inline", "traced_background")
+    modes = ("untraced", "traced")
     times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(args.repeat):  # round robin, so load drift on a shared machine hits all modes
         for mode in modes:
             start = time.perf_counter()
-            train_step(model, opt, batch, trace_ops=mode != "untraced", background=mode == "traced_background")
+            train_step(model, opt, batch, trace_ops=mode == "traced")
             times[mode].append(time.perf_counter() - start)
     result = {mode + "_s": min(times[mode]) for mode in modes}
     r = train_step(model, opt, batch)
     result["ops_per_step"] = r.op_count
-    for mode in ("traced_inline", "traced_background"):
-        result[mode.replace("traced_", "overhead_") + "_pct"] = round(100 * (result[mode + "_s"] / result["untraced_s"] - 1), 1)
+    result["overhead_pct"] = round(100 * (result["traced_s"] / result["untraced_s"] - 1), 1)
 
     x = torch.randn(32, 4, 64, 64)  # one attention-score tensor of the default batch (2 MiB)
     mib = x.numel() * 4 / 2**20

@@ -298,13 +298,12 @@ def train_step(
     micro_batches: int = 1,
     trace_ops: bool = True,
     keep_tensors: bool = False,
-    background: bool = False,
 ) -> StepResult:
     """Forward, backward and one AdamW update on `batch`. With micro_batches = k > 1 the B rows
     are split into k equal consecutive groups whose gradients are accumulated in group order
     (a different, equally deterministic computation: k is part of the committed StepConfig).
     `trace_ops=False` skips the trace (trace_root None); `keep_tensors` keeps every op's
-    tensors for openings; `background` hashes on the tracer's worker thread (same roots)."""
+    tensors for openings."""
     batch.validate(model.config)
     rows = batch.tokens.shape[0]
     if micro_batches < 1 or rows % micro_batches:
@@ -340,7 +339,7 @@ def train_step(
 
     tracer = None
     if trace_ops:
-        with trace.tracing(keep_tensors=keep_tensors, background=background) as tracer:
+        with trace.tracing(keep_tensors=keep_tensors) as tracer:
             total = run()
     else:
         total = run()

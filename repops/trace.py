@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import struct
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
@@ -54,12 +53,12 @@ def active() -> "Tracer | None":
 
 
 @contextmanager
-def tracing(*, keep_tensors: bool = False, background: bool = False) -> Iterator["Tracer"]:
+def tracing(*, keep_tensors: bool = False) -> Iterator["Tracer"]:
     """Record every RepOps op executed inside the block (see Tracer for the options)."""
     global _ACTIVE
     if _ACTIVE is not None:
         raise RepOpsError("tracer_active", "a trace is already being recorded in this process")
-    tracer = Tracer(keep_tensors=keep_tensors, background=background)
+    tracer = Tracer(keep_tensors=keep_tensors)
     _ACTIVE = tracer
     try:
         yield tracer
@@ -239,20 +238,14 @@ def verify_record(trace_root: bytes, proof: RecordProof) -> bool:
 
 
 class Tracer:
-    """The records of one traced computation (usually one training step).
+    """The records of one traced computation (usually one training step), hashed inline on
+    the caller's thread. Tracing is off the training hot path: peers train untraced and
+    trace a step by replay only in a dispute (docs/architecture.md, "RepOps tracing")."""
 
-    With `background=True` the chunk hashing of each tensor runs on one worker thread, on a
-    private copy of the tensor's bytes, while the caller goes on computing: torch kernels
-    release the GIL, so hashing overlaps the step's arithmetic instead of adding to it
-    (docs/architecture.md, "RepOps tracing"). The thread lives only inside `tracing()`; every
-    result is collected, in op order, before the trace root is read or the block exits.
-    """
-
-    def __init__(self, *, keep_tensors: bool = False, background: bool = False, cache_bytes: int = 512 << 20) -> None:
+    def __init__(self, *, keep_tensors: bool = False, cache_bytes: int = 512 << 20) -> None:
         self.keep_tensors = keep_tensors
         self.owner = threading.get_ident()  # the thread whose ops are recorded
         self._records: list[OpRecord] = []
-        self._pending: list[tuple[str, list, list, bytes]] = []
         self._leaves: list[bytes] = []
         self._tensors: list[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]] = []
         self._attrs: list[Mapping[str, Any] | None] = []
@@ -265,18 +258,9 @@ class Tracer:
         self._cache_bytes = 0
         self.cache_limit = cache_bytes
         self._root_cache: bytes | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repops-trace") if background else None
 
     # -- recording
-    def _hash(self, t: torch.Tensor) -> "bytes | Future[bytes]":
-        if self._pool is None:
-            return merkle.tensor_root(t)
-        head = merkle.header(t)  # raises for an unsupported dtype here, not in the worker
-        # A private copy: the op's caller may overwrite the tensor before it is hashed.
-        arr = merkle.canonical_array(t).copy()
-        return self._pool.submit(merkle.root_of_array, head, arr)
-
-    def _commit(self, t: torch.Tensor, fresh: bool) -> tuple[Any, torch.Tensor | None]:
+    def _commit(self, t: torch.Tensor, fresh: bool) -> tuple[bytes, torch.Tensor | None]:
         if not isinstance(t, torch.Tensor):
             raise RepOpsError("bad_record", f"ops record tensors, got {type(t).__name__}")
         try:
@@ -290,7 +274,7 @@ class Tracer:
             # in-place write through any of them since it was hashed shows up here.
             if hit is not None and hit[0]._version == hit[1]:
                 return hit[2], hit[3]
-        root = self._hash(t)
+        root = merkle.tensor_root(t)
         kept = t.detach().clone() if self.keep_tensors else None
         if version >= 0:
             old = self._roots.pop(key, None)
@@ -314,52 +298,30 @@ class Tracer:
         # it was given, and its version counter is not bumped when written through `.data`.
         ins = [self._commit(t, fresh=False) for t in inputs]
         outs = [self._commit(t, fresh=True) for t in outputs]
-        self._pending.append((op, [r for r, _ in ins], [r for r, _ in outs], attrs_digest(attrs)))
+        rec = OpRecord(len(self._records), op, tuple(r for r, _ in ins), tuple(r for r, _ in outs), attrs_digest(attrs))
+        self._records.append(rec)
+        self._leaves.append(rec.hash)
         if self.keep_tensors:
             self._tensors.append((tuple(k for _, k in ins), tuple(k for _, k in outs)))
             self._attrs.append(dict(attrs) if attrs else None)
         self._root_cache = None
-        if self._pool is None:
-            self._finalize()
-
-    def _finalize(self) -> None:
-        """Turn pending ops into records (waiting for their roots), in op order."""
-        for op, ins, outs, digest in self._pending:
-            rec = OpRecord(
-                len(self._records),
-                op,
-                tuple(r if isinstance(r, bytes) else r.result() for r in ins),
-                tuple(r if isinstance(r, bytes) else r.result() for r in outs),
-                digest,
-            )
-            self._records.append(rec)
-            self._leaves.append(rec.hash)
-        self._pending.clear()
 
     def close(self) -> None:
-        """Collect every pending root and stop the worker thread (idempotent)."""
-        try:
-            self._finalize()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-            self._roots.clear()  # release the tensors the root cache kept alive
+        """Release the tensors the root cache kept alive (idempotent)."""
+        self._roots.clear()
 
     # -- commitments
     @property
     def records(self) -> list[OpRecord]:
-        self._finalize()
         return self._records
 
     @property
     def op_count(self) -> int:
-        return len(self._records) + len(self._pending)
+        return len(self._records)
 
     @property
     def root(self) -> bytes:
         """sha256(0x04 || op count (8 bytes) || tree root over the record hashes)."""
-        self._finalize()
         if self._root_cache is None:
             tree = merkle.tree_root_concat(b"".join(self._leaves))
             self._root_cache = trace_root_from_tree(len(self._leaves), tree)

@@ -1,6 +1,6 @@
 """The determinism suite of issue 3: a full training step of the tiny policy (forward,
 backward, AdamW) gives the same checkpoint hash and trace root with 1 or 2 threads, in a fresh
-process, with background or inline hashing; rows give the same bits in any batch grouping
+process; rows give the same bits in any batch grouping
 (test_model.py); every op record of a step (forward, backward, AdamW) agrees bit for bit with
 the numpy reference (repops.reference) re-run on its recorded inputs. Plus replay and openings."""
 
@@ -43,14 +43,14 @@ def make_batch(rows: int = 8, t: int = 16, seed: int = 0) -> Batch:
     return Batch(toks[:, :-1].contiguous(), toks[:, 1:].contiguous(), mask, weights)
 
 
-def run_steps(threads: int, background: bool = False, micro_batches: int = 1) -> list[dict]:
+def run_steps(threads: int, micro_batches: int = 1) -> list[dict]:
     """Two consecutive steps (the second starts from non-zero AdamW moments)."""
     torch.set_num_threads(threads)
     model = Policy(CFG.model, seed=5)
     opt = make_optimizer(model, CFG)
     out = []
     for k in range(2):
-        r = train_step(model, opt, make_batch(seed=k), background=background, micro_batches=micro_batches)
+        r = train_step(model, opt, make_batch(seed=k), micro_batches=micro_batches)
         out.append({"before": r.ckpt_before.hex(), "after": r.ckpt_after.hex(), "trace": r.trace_root.hex(),
                     "ops": r.op_count, "loss": float(np.float32(r.loss).view(np.uint32))})
     return out
@@ -79,8 +79,8 @@ def test_same_hashes_with_one_or_two_threads_and_in_a_fresh_process():
     assert run_in_fresh_process(2) == {"whole": whole, "micro": micro}
 
 
-def test_same_hashes_with_background_hashing_and_two_threads_in_process():
-    assert run_steps(2, background=True) == run_steps(1)
+def test_same_hashes_with_two_threads_in_process():
+    assert run_steps(2) == run_steps(1)
 
 
 def test_the_step_learns_and_commits_to_every_tensor():
