@@ -15,7 +15,9 @@ Figures per run:
 - latency p50/p95/max: receive time minus the envelope's timestamp (ms clocks of the same
   machine), over every delivery;
 - offered and achieved msgs/s: published messages per second of the publishing window;
-  delivered msgs/s: deliveries (one per receiving peer) per second.
+  delivered msgs/s: deliveries (one per receiving peer) per second;
+- peer CPU seconds: user+system time of the peer processes (start-up included), the figure
+  to compare on a shared machine, where latency mostly measures the other work.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import sys
 import tempfile
 import time
@@ -41,6 +44,11 @@ def _nearest_rank(samples: list[float], q: float) -> float | None:
     return samples[max(0, math.ceil(q * len(samples)) - 1)]
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(peers: int, size: int, rate: float, seconds: float, workdir: Path) -> dict:
     round_seconds = peers / rate
     rounds = max(1, round(seconds / round_seconds))
@@ -48,8 +56,10 @@ def measure(peers: int, size: int, rate: float, seconds: float, workdir: Path) -
         root=workdir / f"n{peers}-s{size}", peers=peers, rounds=rounds, round_seconds=round_seconds,
         headless=True, batch_bytes=size,
     )
+    cpu_before = _children_cpu_s()
     with open(workdir / "devnet.log", "a") as log:
         result = trio.run(run_devnet, options, log)
+    peer_cpu_s = _children_cpu_s() - cpu_before
     report = result.report
     published = 0
     publish_times: list[int] = []
@@ -82,6 +92,9 @@ def measure(peers: int, size: int, rate: float, seconds: float, workdir: Path) -
         "achieved_msgs_per_s": published / window if window and window == window else None,
         "delivered_msgs_per_s": deliveries / window if window and window == window else None,
         "dropped": {k: v for p in report["peers"] for k, v in p.get("dropped", {}).items()},
+        # CPU seconds used by the peer processes, start-up (imports, ~5-10 s each) included:
+        # unlike latency, it hardly depends on what else the machine is running.
+        "peer_cpu_s": round(peer_cpu_s, 1),
         "exit_code": result.exit_code,
     }
 
@@ -127,7 +140,7 @@ def _row_text(row: dict) -> str:
         f"lost={row['lost']} p50={ms(row['latency_p50_ms'])}ms p95={ms(row['latency_p95_ms'])}ms "
         f"max={ms(row['latency_max_ms'])}ms offered={row['offered_msgs_per_s']:.0f}/s "
         f"achieved={ms(row['achieved_msgs_per_s'])}/s delivered={ms(row['delivered_msgs_per_s'])}/s "
-        f"({row['wall_s']} s)"
+        f"peer-cpu={row['peer_cpu_s']} s ({row['wall_s']} s)"
     )
 
 
