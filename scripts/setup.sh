@@ -8,7 +8,11 @@ bash scripts/install-anvil.sh || echo "setup: installing anvil from npm failed; 
 VENV=${SWARM_VENV:-.venv}
 STAMP="$VENV/.setup-stamp"
 want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then exit 0; fi
+# Byte-compile our sources: where PYTHONDONTWRITEBYTECODE is set (it is on CI-class machines),
+# every peer process and test subprocess would otherwise recompile them (~3 s of CPU each).
+# compileall skips files whose .pyc is current, so this is quick on every run after the first.
+compile_sources() { "$VENV/bin/python" -m compileall -q swarmclient protocol repops verde >/dev/null || true; }
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then compile_sources; exit 0; fi
 
 # Debian packages: libgmp-dev because fastecdsa (a libp2p dependency) builds from source
 # against GMP; tmux because a test drives `swarm top` in a real terminal.
@@ -27,5 +31,6 @@ PY=${PYTHON:-python3}
 # torch first and pinned: the CPU wheel. An unpinned torch would pull a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
+compile_sources
 echo "$want" > "$STAMP"
 echo "setup: ready ($VENV)" >&2
