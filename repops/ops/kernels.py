@@ -35,6 +35,10 @@ def tree_sum(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
     """
     dim = dim % x.dim()
     n = x.shape[dim]
+    if n > 1 and x.is_contiguous():
+        fused = _tree_sum_native(x, dim)
+        if fused is not None:
+            return fused.unsqueeze(dim) if keepdim else fused
     if n == 0:
         shape = list(x.shape)
         shape[dim] = 1
@@ -49,6 +53,21 @@ def tree_sum(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
         n2 //= 2
         x = P.add(x.narrow(dim, 0, n2), x.narrow(dim, n2, n2))
     return x if keepdim else x.squeeze(dim)
+
+
+def _tree_sum_native(x: torch.Tensor, dim: int) -> torch.Tensor | None:
+    """tree_sum by the native kernel for a contiguous CPU float32 x summed over its last or
+    first dim; None otherwise or when a NaN is met (the torch program then runs)."""
+    if dim not in (0, x.dim() - 1):
+        return None
+    ext = native.native_cpu_f32(x)
+    if ext is None:
+        return None
+    inner = dim == x.dim() - 1
+    shape = x.shape[:-1] if inner else x.shape[1:]
+    flat = x.view(-1, x.shape[-1]) if inner else x.view(x.shape[0], -1)
+    out = torch.empty(shape, dtype=torch.float32)
+    return out if ext.tree_sum_2d(flat, out.view(-1), inner) else None
 
 
 def amax(x: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
@@ -122,8 +141,14 @@ def _grid_native(ext, x: torch.Tensor, rows: bool, s: int) -> torch.Tensor | Non
         out = torch.empty_like(x, dtype=torch.float64)  # keeps the transposed strides
     else:
         out = torch.empty(x.shape, dtype=torch.float64)
-    r, c = x.shape[-2], x.shape[-1]
-    ok = ext.to_grid(x.reshape(-1, r, c), out.view(-1, r, c), rows, s)
+    xv, ov = x, out
+    if not out.is_contiguous():  # a transposed operand: walk it in memory order
+        xv, ov, rows = x.transpose(-1, -2), out.transpose(-1, -2), not rows
+    r, c = xv.shape[-2], xv.shape[-1]
+    xv = xv.reshape(-1, r, c)
+    if xv.stride(-1) != 1 and c > 1:
+        xv = xv.clone(memory_format=torch.contiguous_format)
+    ok = ext.to_grid(xv, ov.view(-1, r, c), rows, s)  # view: the kernel must write `out`
     return out if ok else None
 
 

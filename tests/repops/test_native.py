@@ -101,6 +101,16 @@ def test_grid_rounding_native_equals_torch_grid(ext, x, rows):
     assert not pen.isnan().any()
 
 
+def test_matmul_native_single_row_and_column_operands(ext):
+    """Regression: (8, 1) views of (1, 8) tensors count as contiguous with a non-unit last
+    stride; the grid kernel must take them."""
+    g = torch.Generator().manual_seed(1)
+    row, col = torch.randn(1, 8, generator=g), torch.randn(8, 1, generator=g)
+    for a, b in ((row.t(), row), (col, col.t()), (row, col), (col.t().t(), row.t().t())):
+        on, off = both(K.matmul, a, b)
+        assert np.array_equal(bits(on), bits(off))
+
+
 def test_grid_rounding_reports_non_finite_lines(ext):
     for bad in (np.inf, -np.inf, np.nan):
         x = torch.ones(1, 3, 4)
@@ -142,6 +152,29 @@ def test_softmax_other_dim_and_batched_attention_shape(ext):
     for dim in (-1, 2):
         on, off = both(K.softmax, att, dim)
         assert np.array_equal(bits(on), bits(off))
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 70)), elements=st.one_of(finite, extreme)),
+       st.booleans())
+def test_tree_sum_native_equals_torch_program_and_reference(ext, x, keepdim):
+    for axis in (0, 1):
+        on, off = both(K.tree_sum, t(x), axis, keepdim)
+        assert on.shape == off.shape and np.array_equal(bits(on), bits(off))
+        assert R.same_bits(on.numpy(), R.tree_sum(x, axis, keepdims=keepdim))
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 6)), elements=finite), st.booleans())
+def test_tree_sum_kernel_runs_unless_nan(ext, x, inner):
+    tx = t(x)
+    out = torch.empty(x.shape[0] if inner else x.shape[1])
+    ran = ext.tree_sum_2d(tx, out, inner)
+    with native.use(False):
+        want = K.tree_sum(tx, 1 if inner else 0)
+    assert ran == (not want.isnan().any())  # finite inputs: only an inf - inf hands back
+    if ran:
+        assert np.array_equal(bits(out), bits(want))
 
 
 def test_disabled_means_torch_programs(monkeypatch):

@@ -30,38 +30,55 @@ inline double grid_constant(uint32_t absmax_bits, int64_t s) {
 
 // Grid rounding of the exact matmul: out = (widen(x) + c) - c per line, c from the line's
 // max |x| (lines along the last dim when rows, else along dim -2). x and out are 3-D
-// (batch, R, C) with any strides. Returns false (out unspecified) if a line holds an inf or
-// NaN: the caller then runs the torch program, which gives such lines their NaN penalty.
+// (batch, R, C) whose last dim has stride 1 (the caller transposes a transposed operand and
+// flips `rows`). Returns false (out unspecified) if a line holds an inf or NaN: the caller
+// then runs the torch program, which gives such lines their NaN penalty.
 bool to_grid(torch::Tensor x, torch::Tensor out, bool rows, int64_t s) {
+  TORCH_CHECK((x.stride(2) == 1 && out.stride(2) == 1) || x.size(2) <= 1, "to_grid: last dim must be unit-stride");
   const float* xp = x.data_ptr<float>();
   double* op = out.data_ptr<double>();
   const int64_t B = x.size(0), R = x.size(1), C = x.size(2);
-  const int64_t xb = x.stride(0), xr = x.stride(1), xc = x.stride(2);
-  const int64_t ob = out.stride(0), orr = out.stride(1), oc = out.stride(2);
-  const int64_t lines = rows ? R : C;
-  std::vector<uint32_t> mx(lines);
+  const int64_t xb = x.stride(0), xr = x.stride(1);
+  const int64_t ob = out.stride(0), orr = out.stride(1);
+  std::vector<uint32_t> mx(C);
+  std::vector<double> cs(C);
   for (int64_t b = 0; b < B; ++b) {
     const float* xs = xp + b * xb;
     double* os = op + b * ob;
-    std::fill(mx.begin(), mx.end(), 0u);
-    // |x| as integer bits: ordered like the values, and NaN > inf, so a max > 0x7f7fffff
-    // means the line is not finite. max is order-free.
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        uint32_t a = f32_bits(xs[r * xr + c * xc]) & 0x7fffffffu;
-        uint32_t& m = mx[rows ? r : c];
-        if (a > m) m = a;
+    // |x| as integer bits: ordered like the values, and NaN > inf, so a max >= 0x7f800000
+    // means the line is not finite. An integer max is order-free.
+    if (rows) {
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xl = xs + r * xr;
+        uint32_t m = 0;
+        for (int64_t c = 0; c < C; ++c) {
+          uint32_t a = f32_bits(xl[c]) & 0x7fffffffu;
+          m = a > m ? a : m;
+        }
+        if (m >= 0x7f800000u) return false;
+        const double cc = grid_constant(m, s);
+        double* ol = os + r * orr;
+        for (int64_t c = 0; c < C; ++c) ol[c] = (static_cast<double>(xl[c]) + cc) - cc;
       }
-    for (int64_t l = 0; l < lines; ++l)
-      if (mx[l] >= 0x7f800000u) return false;
-    std::vector<double> cs(lines);
-    for (int64_t l = 0; l < lines; ++l) cs[l] = grid_constant(mx[l], s);
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t c = 0; c < C; ++c) {
-        double cc = cs[rows ? r : c];
-        double v = static_cast<double>(xs[r * xr + c * xc]) + cc;
-        os[r * orr + c * oc] = v - cc;
+    } else {
+      std::fill(mx.begin(), mx.end(), 0u);
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xl = xs + r * xr;
+        for (int64_t c = 0; c < C; ++c) {
+          uint32_t a = f32_bits(xl[c]) & 0x7fffffffu;
+          mx[c] = a > mx[c] ? a : mx[c];
+        }
       }
+      for (int64_t c = 0; c < C; ++c) {
+        if (mx[c] >= 0x7f800000u) return false;
+        cs[c] = grid_constant(mx[c], s);
+      }
+      for (int64_t r = 0; r < R; ++r) {
+        const float* xl = xs + r * xr;
+        double* ol = os + r * orr;
+        for (int64_t c = 0; c < C; ++c) ol[c] = (static_cast<double>(xl[c]) + cs[c]) - cs[c];
+      }
+    }
   }
   return true;
 }
@@ -181,6 +198,65 @@ bool softmax_rows(torch::Tensor x, torch::Tensor p_out, torch::Tensor y_out, boo
       float* yr = yp + r * n;
       for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) - ls;
     }
+  }
+  return true;
+}
+
+// kernels.tree_sum over dim 1 of a contiguous (rows, n) float32 tensor (inner) or over dim 0
+// of a contiguous (n, cols) tensor (!inner): the same pairwise tree with -0.0 padding.
+// Returns false (out unspecified) if a sum is NaN, which every NaN input makes (NaN payloads
+// are left to the torch program). n >= 1.
+bool tree_sum_2d(torch::Tensor x, torch::Tensor out, bool inner) {
+  const float* xp = x.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  if (inner) {
+    const int64_t rows = x.size(0), n = x.size(1);
+    int64_t n2 = 1;
+    while (n2 < n) n2 <<= 1;
+    std::vector<float> buf(n2);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = xp + r * n;
+      std::memcpy(buf.data(), xr, n * sizeof(float));
+      float v = tree_sum(buf.data(), n);
+      if (v != v) return false;
+      op[r] = v;
+    }
+    return true;
+  }
+  const int64_t n = x.size(0), C = x.size(1);
+  int64_t n2 = 1;
+  while (n2 < n) n2 <<= 1;
+  // Level one reads x directly (pairs i, i + h with i + h < n; rows past n are the -0.0
+  // padding, and v + -0 = v, so those rows are copied unchanged); later levels halve buf.
+  const int64_t h0 = n2 / 2;
+  if (n2 == 1) {
+    for (int64_t c = 0; c < C; ++c) {
+      if (xp[c] != xp[c]) return false;
+      op[c] = xp[c];
+    }
+    return true;  // one row: the sum is the row itself
+  }
+  std::vector<float> buf(h0 * C);
+  for (int64_t i = 0; i < h0; ++i) {
+    const float* a = xp + i * C;
+    float* d = buf.data() + i * C;
+    if (i + h0 < n) {
+      const float* b = xp + (i + h0) * C;
+      for (int64_t c = 0; c < C; ++c) d[c] = a[c] + b[c];
+    } else {
+      for (int64_t c = 0; c < C; ++c) d[c] = a[c] + -0.0f;
+    }
+  }
+  for (int64_t h = h0 / 2; h >= 1; h /= 2) {
+    for (int64_t i = 0; i < h; ++i) {
+      float* d = buf.data() + i * C;
+      const float* b = buf.data() + (i + h) * C;
+      for (int64_t c = 0; c < C; ++c) d[c] = d[c] + b[c];
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    if (buf[c] != buf[c]) return false;
+    op[c] = buf[c];
   }
   return true;
 }
