@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +47,15 @@ def _env_enabled() -> bool:
 
 def _build():
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path.home() / ".cache" / "swarm" / "torch_extensions"))
+    if shutil.which("ninja") is None:
+        # the PyPI ninja package's binary sits in the venv, which is not on PATH unless the
+        # venv is activated; torch's builder looks for `ninja` on PATH
+        try:
+            import ninja
+
+            os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+        except (ImportError, AttributeError):
+            pass  # the build then fails and is reported once
     from torch.utils.cpp_extension import load_inline
 
     mod = load_inline(
