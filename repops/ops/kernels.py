@@ -461,10 +461,22 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return gelu_with_q(x)[0]
 
 
-@_chunked
 def gelu_with_q(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(gelu(x), q) where q is the binary64 exp64(v) of the program, kept for the backward
-    (gelu_grad_from_q), so the backward does not evaluate exp64 again: same bits."""
+    (gelu_grad_from_q), so the backward does not evaluate exp64 again: same bits. The fused
+    native kernel runs it when it can (not for a NaN input: the torch program does)."""
+    ext = native.native_cpu_f32(x)
+    if ext is not None:
+        xc = x.contiguous()
+        y, q = torch.empty(x.shape, dtype=torch.float32), torch.empty(x.shape, dtype=torch.float64)
+        if ext.gelu_forward(xc, y, q):
+            return y, q
+    return _gelu_with_q_torch(x)
+
+
+@_chunked
+def _gelu_with_q_torch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """gelu_with_q's torch program."""
     nan = P.isnan(x)
     xs = P.where(nan | (x == -INF), _const(0.0, x), x)
     xd, q, den = _gelu_parts(xs)
@@ -481,10 +493,20 @@ def gelu_grad(x: torch.Tensor) -> torch.Tensor:
     return gelu_grad_from_q(x, gelu_with_q(x)[1])
 
 
-@_chunked
 def gelu_grad_from_q(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """gelu_grad given the forward's q (equal to exp64(v) of x wherever x is finite; the
-    other elements are overwritten by the specials)."""
+    other elements are overwritten by the specials). Native kernel when it can."""
+    ext = native.native_cpu_f32(x)
+    if ext is not None and q.dtype == torch.float64 and q.shape == x.shape and q.device == x.device:
+        d = torch.empty(x.shape, dtype=torch.float32)
+        if ext.gelu_backward(x.contiguous(), q.contiguous(), d):
+            return d
+    return _gelu_grad_from_q_torch(x, q)
+
+
+@_chunked
+def _gelu_grad_from_q_torch(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """gelu_grad_from_q's torch program."""
     nan = P.isnan(x)
     inf = P.abs_(x) == INF
     xd = P.widen(P.where(nan | inf, _const(0.0, x), x))

@@ -4,6 +4,7 @@ and off. The extension is built (or loaded from the cache) once per session."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -177,6 +178,20 @@ def test_tree_sum_kernel_runs_unless_nan(ext, x, inner):
         assert np.array_equal(bits(out), bits(want))
 
 
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(1, 300), elements=st.one_of(finite, extreme, st.floats(-12, 12, width=32))))
+def test_gelu_native_equals_torch_program_and_reference(ext, x):
+    (y_on, q_on), (y_off, q_off) = both(K.gelu_with_q, t(x))
+    assert np.array_equal(bits(y_on), bits(y_off)) and np.array_equal(bits(q_on), bits(q_off))
+    assert R.same_bits(y_on.numpy(), R.gelu(x))
+    d_on, d_off = both(K.gelu_grad_from_q, t(x), q_off)
+    assert np.array_equal(bits(d_on), bits(d_off))
+    assert R.same_bits(d_on.numpy(), R.gelu_grad(x))
+    if not np.isnan(x).any():  # the kernels ran (a NaN hands back to the torch program)
+        y, q, d = torch.empty_like(t(x)), torch.empty(x.shape, dtype=torch.float64), torch.empty_like(t(x))
+        assert ext.gelu_forward(t(x), y, q) and ext.gelu_backward(t(x), q, d)
+
+
 def test_disabled_means_torch_programs(monkeypatch):
     monkeypatch.setenv("SWARM_REPOPS_NATIVE", "0")
     assert native.module() is None
@@ -187,8 +202,8 @@ def test_disabled_means_torch_programs(monkeypatch):
 CFG = StepConfig(model=PolicyConfig(context=16, d_model=32, n_layer=2, n_head=4, d_mlp=64), lr=1e-2, weight_decay=0.01)
 
 
-def _two_steps() -> list[tuple[str, str, int]]:
-    model = Policy(CFG.model, seed=5)
+def _two_steps(activation: str) -> list[tuple[str, str, int]]:
+    model = Policy(dataclasses.replace(CFG.model, activation=activation), seed=5)
     opt = make_optimizer(model, CFG)
     out = []
     for k in range(2):
@@ -200,8 +215,9 @@ def _two_steps() -> list[tuple[str, str, int]]:
     return out
 
 
-def test_training_step_same_bits_native_on_and_off(ext):
-    on, off = both(_two_steps)
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_training_step_same_bits_native_on_and_off(ext, activation):
+    on, off = both(_two_steps, activation)
     assert on == off
 
 

@@ -13,6 +13,7 @@ logged once and the torch programs are used. Never raises.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 # would reorder it) without -fassociative-math, so the bits are unchanged.
 CFLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-ftree-vectorize", "-fvect-cost-model=dynamic"]
 SOURCE = Path(__file__).with_name("kernels.cpp")
-FUNCTIONS = ["to_grid", "narrow_plus_zero", "set_constants", "softmax_rows", "tree_sum_2d"]
+FUNCTIONS = ["to_grid", "narrow_plus_zero", "set_constants", "softmax_rows", "tree_sum_2d",
+             "set_gelu_constants", "gelu_forward", "gelu_backward"]
 
 _state: dict[str, object] = {"loaded": False, "module": None}
 _override: list[bool] = []
@@ -58,9 +60,13 @@ def _build():
             pass  # the build then fails and is reported once
     from torch.utils.cpp_extension import load_inline
 
+    # The name carries a digest of everything that shapes the binary, so a cached build of
+    # older source (or of other flags) is never loaded in its place.
+    text = SOURCE.read_text()
+    digest = hashlib.sha256("\n".join([text, *FUNCTIONS, *CFLAGS, torch.__version__]).encode()).hexdigest()[:16]
     mod = load_inline(
-        name="swarm_repops_native",
-        cpp_sources=[SOURCE.read_text()],
+        name=f"swarm_repops_native_{digest}",
+        cpp_sources=[text],
         functions=FUNCTIONS,
         extra_cflags=CFLAGS,
         verbose=False,
@@ -72,6 +78,7 @@ def _build():
         torch.tensor(K.EXP_POLY, dtype=torch.float64),
         torch.tensor(K.LOG_COEFFS, dtype=torch.float64),
     )
+    mod.set_gelu_constants(torch.tensor([K.GELU_C0, K.GELU_C1, 3 * K.GELU_C1, 2 * K.GELU_C0], dtype=torch.float64))
     return mod
 
 
@@ -82,7 +89,7 @@ def load():
         try:
             _state["module"] = _build()
             log.info("repops: native CPU kernels in use (%s)", SOURCE.name)
-        except (RuntimeError, OSError, ImportError, subprocess.CalledProcessError) as exc:
+        except (RuntimeError, OSError, ImportError, AttributeError, subprocess.CalledProcessError) as exc:
             log.warning("repops: native CPU kernels unavailable, using the torch programs: %s", str(exc)[:500])
     return _state["module"]
 

@@ -260,3 +260,65 @@ bool tree_sum_2d(torch::Tensor x, torch::Tensor out, bool inner) {
   }
   return true;
 }
+
+namespace {
+double gelu_c[4];  // GELU_C0, GELU_C1, 3 * GELU_C1, 2 * GELU_C0 (binary64, from Python)
+}
+
+void set_gelu_constants(torch::Tensor c) { std::memcpy(gelu_c, c.data_ptr<double>(), sizeof gelu_c); }
+
+// kernels.gelu_with_q on contiguous float32 x: y (float32) and q (float64). Returns false
+// (outputs unspecified) if x holds a NaN (its NaN passes through in the torch program).
+bool gelu_forward(torch::Tensor x, torch::Tensor y, torch::Tensor q) {
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  double* qp = q.data_ptr<double>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float xv = xp[i];
+    if (xv != xv) return false;
+    const bool neg_inf = xv == -INFINITY;
+    const double xd = static_cast<double>(neg_inf ? 0.0f : xv);
+    double v = xd * xd;
+    v = v * xd;
+    v = v * gelu_c[1];
+    v = v + xd;
+    v = v * gelu_c[0];
+    v = v * -2.0;
+    const double qv = exp64(v);
+    const double den = qv + 1.0;
+    const float yv = static_cast<float>(xd / den);
+    yp[i] = neg_inf ? -0.0f : yv;
+    qp[i] = qv;
+  }
+  return true;
+}
+
+// kernels.gelu_grad_from_q on contiguous float32 x and its forward's float64 q. Returns
+// false (output unspecified) if x holds a NaN.
+bool gelu_backward(torch::Tensor x, torch::Tensor q, torch::Tensor d) {
+  const float* xp = x.data_ptr<float>();
+  const double* qp = q.data_ptr<double>();
+  float* dp = d.data_ptr<float>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float xv = xp[i];
+    if (xv != xv) return false;
+    const bool inf = xv == INFINITY || xv == -INFINITY;
+    const double xd = static_cast<double>(inf ? 0.0f : xv);
+    const double qv = qp[i];
+    const double den = qv + 1.0;
+    const double sig = 1.0 / den;
+    const double w = (qv / den) / den;
+    double du = xd * xd;
+    du = du * gelu_c[2];
+    du = du + 1.0;
+    du = du * gelu_c[3];
+    double dv = w * xd;
+    dv = dv * du;
+    dv = dv + sig;
+    const float r = static_cast<float>(dv);
+    dp[i] = xv == INFINITY ? 1.0f : (xv == -INFINITY ? 0.0f : r);
+  }
+  return true;
+}
