@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -41,6 +42,7 @@ FUNCTIONS = ["to_grid", "narrow_plus_zero", "set_constants", "softmax_rows", "tr
 
 _state: dict[str, object] = {"loaded": False, "module": None}
 _override: list[bool] = []
+_build_lock = threading.Lock()
 
 
 def _env_enabled() -> bool:
@@ -84,13 +86,17 @@ def _build():
 
 def load():
     """The compiled extension (building it on first call), or None if it cannot be built."""
-    if not _state["loaded"]:
-        _state["loaded"] = True
+    if _state["loaded"]:
+        return _state["module"]
+    with _build_lock:  # torch runs ops from worker threads too (trio.to_thread): build once
+        if _state["loaded"]:
+            return _state["module"]
         try:
             _state["module"] = _build()
             log.info("repops: native CPU kernels in use (%s)", SOURCE.name)
         except (RuntimeError, OSError, ImportError, AttributeError, subprocess.CalledProcessError) as exc:
             log.warning("repops: native CPU kernels unavailable, using the torch programs: %s", str(exc)[:500])
+        _state["loaded"] = True
     return _state["module"]
 
 
