@@ -143,8 +143,9 @@ class RpcService:
             blob = self._providers[resource](request.key, dict(request.query))
             if inspect.isawaitable(blob):
                 blob = await blob
-        except SwarmError as exc:
-            await self._send_error(stream, RpcErrorCode.BAD_REQUEST, str(exc)[:256])
+        except SwarmError as exc:  # a provider refusing; "rpc-busy" asks the requester to come back later
+            code = RpcErrorCode.BUSY if exc.reason == "rpc-busy" else RpcErrorCode.BAD_REQUEST
+            await self._send_error(stream, code, str(exc)[:256])
             return
         except Exception as exc:  # noqa: BLE001 - a provider bug must not take the node down
             log.warning("%s provider failed: %r", resource, exc)

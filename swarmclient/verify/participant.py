@@ -7,9 +7,11 @@
 
 Inside: the account's transaction worker; registration and stake; the `ClaimPoster`; the
 evidence capture around the learner (served to watchers over /swarm/ckpt/1 and
-/swarm/batch/1); an event follower over the ledger and game contracts from the deployment
-block; a checker that re-executes a sample of other peers' claims and opens a game on a
-mismatch; and a `GamePlayer` per game this peer is in, either side.
+/swarm/batch/1); while a game against one of our claims is open, that claim's re-executed
+op outputs over /swarm/trace/1 (trace_server); an event follower over the ledger and game
+contracts from the deployment block; a checker that re-executes a sample of other peers'
+claims and opens a game on a mismatch Verde can prove (the others are reported as "mismatch,
+not provable on-chain"); and a `GamePlayer` per game this peer is in, either side.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from swarmclient.verify.poster import ClaimPoster
 from swarmclient.verify.replay import reexecute
 from swarmclient.verify import verde_link
 from swarmclient.verify.settings import VerifySettings
+from swarmclient.verify.trace_server import TraceFetcher, TraceServer
 
 CHECK_QUEUE = 256
 STAKE_ATTEMPTS = 10
@@ -57,7 +60,9 @@ class Participant:
         self.players: dict[int, GamePlayer] = {}
         self.posted: dict[bytes, dict] = {}  # record key -> ClaimPosted args (every claimant)
         self.stats = {"checked": 0, "agreed": 0, "disputed": 0, "unverifiable": 0, "skipped": 0, "late": 0,
-                      "last_error": ""}
+                      "unprovable": 0, "last_error": ""}
+        self.unprovable: list[dict[str, Any]] = []  # mismatches we did not open a game on (latest 32)
+        self.traces = TraceServer()
         self.check_seconds: list[float] = []
         self.error = ""
         self._checks_send, self._checks_receive = trio.open_memory_channel[dict](CHECK_QUEUE)
@@ -93,7 +98,8 @@ class Participant:
         out["verify"] = {**self.stats, "sample_rate": self.settings.sample_rate, "fault": self.settings.fault.value,
                          "faults_injected": self.capture.faults_injected if self.capture else 0,
                          "check_s_median": times[len(times) // 2] if times else None,
-                         "queued": self._in_flight, "settled": self.settled(), "verde": self.verde}
+                         "queued": self._in_flight, "settled": self.settled(), "verde": self.verde,
+                         "unprovable_claims": list(self.unprovable), "trace": dict(self.traces.counters)}
         return out
 
     def settled(self) -> bool:
@@ -122,6 +128,7 @@ class Participant:
         if self.capture is not None:
             node.provide("ckpt", lambda key, query: self.capture.checkpoint_blob(key))
             node.provide("batch", lambda key, query: self.capture.evidence_blob(key))
+            node.provide("trace", self.traces.provide)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await nursery.start(self.link.client.worker.serve)
@@ -216,6 +223,8 @@ class Participant:
                 player = self.players.get(a["game_id"])
                 if player is not None:
                     player.on_resolved(a["by_timeout"])
+                    if player.g.role == "claimant":
+                        self.traces.close(player.g.claim_digest)
                     if player.g.role == "claimant" and self.poster:
                         status = {2: "claimant_won", 3: "challenger_won"}.get(int(a["status"]), str(a["status"]))
                         self.poster.on_game(player.g.record_key, status)
@@ -252,8 +261,16 @@ class Participant:
         claimed = bytes(posted["ckpt_after"])
         driver = None
         if self.verde:
-            execution = await trio.to_thread.run_sync(locked, verde_link.execute, tensors, records, claim.hparams, claim.steps)
+            digest = bytes(posted["claim_digest"])
+            self.traces.preparing(digest)  # a challenger asking meanwhile hears BUSY, not NOT_FOUND
+            try:
+                execution = await trio.to_thread.run_sync(locked, verde_link.execute, tensors, records, claim.hparams,
+                                                          claim.steps)
+            except BaseException:
+                self.traces.close(digest)
+                raise
             execution = verde_link.as_claimed(execution, claimed)
+            self.traces.open(digest, execution)  # served until the game resolves
             hashes = verde_link.level1_hashes(execution)
             player = verde_link.claimant(self.link.client, execution, game_id, _chain_claim(posted))
             driver = partial(player.step, game_id)
@@ -312,24 +329,35 @@ class Participant:
             if execution is not None:
                 import verde
 
-                player = verde_link.challenger(self.link.client, execution)
+                fetcher = self._trace_fetcher(peer, posted)
+                player = verde_link.challenger(self.link.client, execution, fetcher.lookup)
                 player.resume(verde.GameRecord(game[0], "challenger", claim))
-                driver = partial(player.step, game[0])
+                driver = partial(fetcher.driver(player), game[0])
             self._start_player(GameRecord(game[0], "challenger", peer, key, bytes(posted["claim_digest"]),
                                           int(posted["round"]), time.time()), hashes, driver)
             return
         if hashes[-1] == claimed and len(hashes) - 1 == int(posted["steps"]):
             self.stats["agreed"] += 1
             return
+        if execution is not None:
+            worth, why = verde_link.worth_opening(claim, execution)
+            if not worth:
+                self.stats["unprovable"] += 1
+                self.unprovable = (self.unprovable + [{"claimant": peer, "round": int(posted["round"]),
+                                                       "status": "mismatch, not provable on-chain", "why": why}])[-32:]
+                self.log(f"claim of {peer[-8:]} round {posted['round']} does not re-execute, but the mismatch is "
+                         f"not provable on-chain ({why}); no game opened")
+                return
         self.stats["disputed"] += 1
         self.log(f"claim of {peer[-8:]} round {posted['round']} does not re-execute: "
                  f"claimed {claimed.hex()[:12]}, got {hashes[-1].hex()[:12]}; opening a game")
         driver = None
         if execution is not None:
-            player = verde_link.challenger(self.link.client, execution)
+            fetcher = self._trace_fetcher(peer, posted)
+            player = verde_link.challenger(self.link.client, execution, fetcher.lookup)
             game_id = await player.open(claim)
             gas = player.records[game_id].gas
-            driver = partial(player.step, game_id)
+            driver = partial(fetcher.driver(player), game_id)
         else:
             result = self.link.gas.add(await self.link.client.game.open(claim))
             game_id, gas = int(result.event("GameOpened")["game_id"]), result.gas_used
@@ -337,6 +365,11 @@ class Participant:
         record = GameRecord(game_id, "challenger", peer, key, bytes(posted["claim_digest"]), int(posted["round"]),
                             time.time(), posted_at=posted_at, gas=gas, last_move="open", moves=1)
         self._start_player(record, hashes, driver)
+
+    def _trace_fetcher(self, peer: str, posted: dict) -> TraceFetcher:
+        """The claimant's op outputs over /swarm/trace/1, for Verde's pick."""
+        return TraceFetcher(self.node.fetch, peer, bytes(posted["claim_digest"]), timeout=self.settings.fetch_timeout,
+                            log_fn=self.log)
 
     async def _reexecute(self, posted: dict) -> tuple[tuple[bytes, ...], Any, str]:
         """Fetch the claim's evidence from its claimant and re-execute it: the level-1 hashes,

@@ -60,12 +60,30 @@ def as_claimed(execution: Any, ckpt_after: bytes) -> Any:
     return Execution(steps, dict(execution.tensors))
 
 
-def challenger(client: Any, execution: Any) -> Any:
+def challenger(client: Any, execution: Any, fetch_tensor: Any = None) -> Any:
+    """`fetch_tensor(root)`: the claimant's op output (trace_server.TraceFetcher.lookup, filled
+    over /swarm/trace/1); without it a dispute inside an op's output cannot be picked."""
     import verde
 
-    # The claimant's output tensors (data availability over /swarm/trace/1) are not fetched
-    # yet: a dispute inside an op's output cannot be picked, one in the assembly can.
-    return verde.Challenger(client, execution, fetch_tensor=lambda root: None)
+    return verde.Challenger(client, execution, fetch_tensor=fetch_tensor or (lambda root: None))
+
+
+def worth_opening(claim: Any, execution: Any) -> tuple[bool, str]:
+    """Open a game on this mismatch? Only when Verde can prove it on-chain: a located dispute
+    that is provable, or one not located to an op (the claimed checkpoint differs: the game
+    locates it, and the checkpoint assembly is provable). A located unprovable one (wiring,
+    op counts, an output with no on-chain program) would only cost the challenger its bond."""
+    import verde
+
+    verdict = verde.check_claim(claim, execution)
+    if verdict.matches:
+        return False, "matches"
+    dispute = verdict.dispute
+    if dispute is None:
+        return False, verdict.why or "not provable on-chain"
+    if dispute.provable or dispute.op is None:
+        return True, dispute.why
+    return False, dispute.why or "not provable on-chain"
 
 
 def claimant(client: Any, execution: Any, game_id: int, claim: Any) -> Any:
@@ -82,4 +100,4 @@ def errors() -> tuple[type[BaseException], ...]:
     return (verde.VerdeError,)
 
 
-__all__ = ["as_claimed", "available", "challenger", "claimant", "errors", "execute", "level1_hashes"]
+__all__ = ["as_claimed", "available", "challenger", "claimant", "errors", "execute", "level1_hashes", "worth_opening"]
