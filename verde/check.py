@@ -69,7 +69,7 @@ def locate(ours: Execution, theirs: Execution) -> Dispute:
             return Dispute(k, i, slot, e, rx.op, ok, "" if ok else f"{rx.op} output {slot} has no on-chain program yet")
     if len(a.ops) != len(b.ops):
         return Dispute(k, min(len(a.ops), len(b.ops)), provable=False, why="op counts differ: not provable")
-    return Dispute(k, None, provable=False, why="every op agrees; the checkpoint assembly is not provable yet")
+    return Dispute(k, None, provable=False, why="every op agrees: the dispute is the checkpoint assembly (Game.prove_assembly)")
 
 
 __all__ = ["Dispute", "Verdict", "check_claim", "locate"]
