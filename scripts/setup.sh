@@ -11,7 +11,14 @@ want=$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 # Byte-compile our sources: where PYTHONDONTWRITEBYTECODE is set (it is on CI-class machines),
 # every peer process and test subprocess would otherwise recompile them (~3 s of CPU each).
 # compileall skips files whose .pyc is current, so this is quick on every run after the first.
-compile_sources() { "$VENV/bin/python" -m compileall -q swarmclient protocol repops verde >/dev/null || true; }
+compile_sources() {
+  "$VENV/bin/python" -m compileall -q swarmclient protocol repops verde >/dev/null || true
+  # RepOps' fused CPU kernels (C++, docs/repops.md "Native CPU kernels"): build them here, once,
+  # rather than in a peer's first matmul (30-90 s); a cached build loads in about a second, and
+  # a failed build only means the (slower, same-bits) torch programs are used.
+  "$VENV/bin/python" -c 'from repops.ops import native; import sys; sys.exit(native.module() is None)' >/dev/null 2>&1 \
+    || echo "setup: RepOps native kernels unavailable (no C++ compiler?); using the torch programs" >&2
+}
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then compile_sources; exit 0; fi
 
 # Debian packages: libgmp-dev because fastecdsa (a libp2p dependency) builds from source
