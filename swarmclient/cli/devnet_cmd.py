@@ -44,6 +44,7 @@ def cmd_devnet(args: argparse.Namespace) -> int:
         batch_bytes=args.batch_bytes,
         synthetic=args.synthetic,
         warm_steps=args.warm_steps,
+        profile=args.profile,
         chain=chain,
     )
     result = trio.run(run_devnet, options)
@@ -77,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-bytes", type=positive_int, metavar="N", help=argparse.SUPPRESS)
     p.add_argument("--synthetic", action="store_true", help="synthetic rollouts, no training (network tests)")
     p.add_argument("--warm-steps", type=positive_int, metavar="N", help="SAPO supervised warm-start steps")
+    p.add_argument("--profile", choices=("micro", "tiny", "small", "base"), default="tiny",
+                   help="every peer's SAPO model/batch profile (default tiny; micro for quick runs)")
     p.add_argument("--cheaters", type=non_negative_int, default=0, metavar="K",
                    help="the last K peers claim corrupted updates (fault CORRUPT_UPDATE); watchers dispute them")
     p.add_argument("--no-chain", action="store_true", help="no chain: no stake, claims on the ledger or disputes")

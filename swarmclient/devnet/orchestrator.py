@@ -57,6 +57,7 @@ class DevnetOptions:
     batch_bytes: int | None = None
     synthetic: bool = True  # network-only rounds; the CLI trains (SAPO) unless --synthetic
     warm_steps: int | None = None  # SAPO warm-start steps (None: the default)
+    profile: str = "tiny"  # SAPO model/batch profile of every peer (runtime.device)
     # One embedded chain shared by the peers (claims, stake, disputes); None: no chain.
     chain: ChainOptions | None = None
 
@@ -96,7 +97,7 @@ class Devnet:
         start_file.unlink(missing_ok=True)
         cache_dir = opts.root / "cache"
         args = PeerArgs(opts.rounds, opts.round_seconds, start_file, opts.batch_bytes, opts.synthetic, opts.warm_steps,
-                        cache_dir, linger=self._chain_linger())
+                        cache_dir, profile=opts.profile, linger=self._chain_linger())
         if opts.chain is None:
             clear_chain_files(specs)
         if not opts.synthetic:
@@ -105,7 +106,7 @@ class Devnet:
             self.say("devnet: building or loading the SAPO warm start")
             from swarmclient.runtime.training import sapo_config, shared_warm_start
 
-            await trio.to_thread.run_sync(shared_warm_start, sapo_config(opts.warm_steps), cache_dir)
+            await trio.to_thread.run_sync(shared_warm_start, sapo_config(opts.warm_steps, opts.profile), cache_dir)
         started_at = time.time()
         chain_events: list = []
         self.say(f"devnet: starting {opts.peers} peers in {opts.root}")

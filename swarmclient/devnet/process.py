@@ -35,6 +35,7 @@ class PeerArgs:
     synthetic: bool = False
     warm_steps: int | None = None
     cache_dir: Path | None = None
+    profile: str | None = None  # SAPO profile (runtime.device); None: the peer's default
     linger: float | None = None  # longest wait for "all delivered" after the last round
 
 
@@ -80,6 +81,8 @@ class PeerProcess:
             command += ["--warm-steps", str(args.warm_steps)]
         if args.cache_dir is not None:
             command += ["--cache-dir", str(args.cache_dir)]
+        if args.profile is not None:
+            command += ["--profile", args.profile]
         if args.linger is not None:
             command += ["--linger", repr(args.linger)]
         env = {**os.environ, "SWARM_HOME": str(spec.home.root), "PYTHONUNBUFFERED": "1"}

@@ -55,7 +55,7 @@ def peer0_addr(devnet: Path) -> str | None:
 
 
 @pytest.mark.slow
-def test_join_brings_a_fresh_peer_into_a_devnet_and_it_trains(tmp_path):
+def test_join_brings_a_fresh_peer_into_a_devnet_and_it_trains(tmp_path, warm_start_cache):
     devnet_dir = tmp_path / "devnet"
     devnet_log = open(tmp_path / "devnet.log", "w")
     devnet = subprocess.Popen(
@@ -74,7 +74,7 @@ def test_join_brings_a_fresh_peer_into_a_devnet_and_it_trains(tmp_path):
             [*CLI, "--home", str(join_home.root), "join", "--bootstrap", addr, "--listen", "/ip4/127.0.0.1/tcp/0",
              "--swarm-id", "devnet", "--rounds", "2", "--round-seconds", "1", "--warm-steps", "5",
              "--profile", "micro", "--json", "--stats-out", str(tmp_path / "join-stats.json"),
-             "--cache-dir", str(tmp_path / "cache")],
+             "--cache-dir", str(warm_start_cache)],
             stdout=join_out, stderr=join_err,
         )
         wait_for("the joiner's identity", lambda: identity_mod.exists(join_home), 120, joiner)

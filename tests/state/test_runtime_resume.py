@@ -71,9 +71,9 @@ def run_to_end(cmd: list[str], timeout: float = 240.0) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_sigkill_mid_round_then_resume_loses_nothing(tmp_path):
+def test_sigkill_mid_round_then_resume_loses_nothing(tmp_path, warm_start_cache):
     home = make_home(tmp_path / "home")
-    cache = ["--cache-dir", str(tmp_path / "cache")]
+    cache = ["--cache-dir", str(warm_start_cache)]
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(swarm(home, "peer", "--rounds", "1000", *PEER_ARGS, *cache), stdout=log, stderr=log)
     try:
