@@ -138,7 +138,10 @@ async def test_stake_claim_finalize_and_a_lost_game(world, tmp_path):
             for p in players:
                 first_run.start_soon(p.serve)
             with trio.fail_after(60):
-                while not any("no move at level 1 [1, 2]" in line for line in logs):
+                # Wait for both views: the challenger's record learns that the turn passed to
+                # the claimant at its next poll, which may come after the claimant's log line
+                # (a race that failed this test once in a full run).
+                while not (any("no move at level 1 [1, 2]" in line for line in logs) and players[1].g.turn == "other"):
                     for event in await _events(watcher, "Revealed"):
                         players[1].on_revealed(event["level"], event["lo"], event["hi"], list(event["points"]))
                     await trio.sleep(0.1)
