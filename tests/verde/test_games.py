@@ -221,3 +221,19 @@ async def test_output_without_a_program_resolves_for_the_claimant(env, honest):
     pick = env.bob.game.contract.functions.pick(game_id, record, heads, 2, 0, [0] * 6, element_opening(op.outputs[2], 0))
     resolved = (await env.bob.worker.transact("Game.pick", pick)).event("GameResolved")
     assert resolved["winner"] == env.alice.address and not resolved["by_timeout"]
+
+
+async def test_a_move_racing_the_other_sides_resolution_is_not_an_error(env, honest):
+    """Regression: anyone may send prove_step or timeout, so a player's move can land after
+    the other side resolved the game (a full run failed with 'Game: not open' raised out of
+    Challenger.serve). The move is dropped with a note; the next step reads the result."""
+    j = _op_index(honest, "add")
+    lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=0)
+    claim, a, b = await _play(env, lying, honest)
+    assert b.outcome == "won"
+    challenger = Challenger(env.bob, honest, fetch_tensor=lying.tensor)
+    challenger.resume(b)
+    late = challenger._game.functions.timeout(b.game_id)  # the same race as a late prove_step
+    await challenger._send(b, "timeout", late)
+    assert b.notes[-1] == "timeout: the game was resolved first"
+    assert (await challenger.step(b.game_id)).outcome == "won"
