@@ -7,22 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-import trio
-from eth_account import Account
 
-from protocol.chain import ChainClient, TxWorker, deploy, open_chain
-from protocol.chain.selftest import SELFTEST_PARAMS, peer_key_pair, sign_binding
-from protocol.chain.deployment import AI
-from kit import HPARAMS, tiny_batch, tiny_checkpoint  # noqa: E402  (tests/verde is on sys.path)
-from verde import ensure_stepper, execute
-
-
-@dataclass
-class Session:
-    chain: object
-    deployment: object
-    accounts: dict
-    snapshot: int
+from kit import HPARAMS, StakedChain, staked_chain, tiny_batch, tiny_checkpoint  # tests/verde is on sys.path
+from protocol.chain import ChainClient
+from protocol.chain.selftest import SELFTEST_PARAMS
+from verde import execute
 
 
 @pytest.fixture(scope="session")
@@ -32,35 +21,8 @@ def honest():
 
 
 @pytest.fixture(scope="session")
-def chain_session() -> Session:
-    chain = open_chain("embedded")
-    accounts = {name: Account.create() for name in ("treasury", "alice", "bob")}
-    for account in accounts.values():
-        chain.fund(account.address, 100 * 10**18)
-
-    async def setup():
-        async with trio.open_nursery() as nursery:
-            worker = TxWorker(chain.w3, accounts["treasury"])
-            await nursery.start(worker.serve)
-            deployment = await deploy(chain.w3, worker, SELFTEST_PARAMS)
-            clients = {n: ChainClient(chain.w3, deployment, accounts[n]) for n in ("treasury", "alice", "bob")}
-            for c in clients.values():
-                await nursery.start(c.worker.serve)
-            for n in ("alice", "bob"):
-                await clients["treasury"].token.transfer(clients[n].address, 20_000 * AI)
-            alice, bob = clients["alice"], clients["bob"]
-            key, public = peer_key_pair()
-            await alice.registry.register(public, sign_binding(key, chain.w3.eth.chain_id, alice.registry.address,
-                                                               alice.address))
-            await alice.token.approve(alice.registry.address, 3 * SELFTEST_PARAMS.min_stake)
-            await alice.registry.stake(3 * SELFTEST_PARAMS.min_stake)
-            await bob.token.approve(bob.game.address, 10 * SELFTEST_PARAMS.bond)
-            await ensure_stepper(bob)
-            nursery.cancel_scope.cancel()
-        return deployment
-
-    deployment = trio.run(setup)
-    return Session(chain, deployment, accounts, chain.w3.provider.ethereum_tester.take_snapshot())
+def chain_session() -> StakedChain:
+    return staked_chain()
 
 
 @dataclass

@@ -7,33 +7,22 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import pytest
 import torch
 import trio
-from eth_account import Account
 
 sys.path[:0] = [os.path.join(os.path.dirname(__file__), "..", d) for d in ("net", "verde")]
 
-from kit import HPARAMS, tiny_batch, tiny_checkpoint  # noqa: E402
+from kit import HPARAMS, StakedChain, staked_chain, tiny_batch, tiny_checkpoint  # noqa: E402
 from netutil import star  # noqa: E402
-from protocol.chain import ChainClient, TxWorker, deploy, open_chain  # noqa: E402
+from protocol.chain import ChainClient  # noqa: E402
 from protocol.chain.commit import Claim  # noqa: E402
-from protocol.chain.deployment import AI  # noqa: E402
-from protocol.chain.selftest import SELFTEST_PARAMS, peer_key_pair, sign_binding  # noqa: E402
+from protocol.chain.selftest import SELFTEST_PARAMS  # noqa: E402
 from repops import merkle  # noqa: E402
 from swarmclient.errors import SwarmError  # noqa: E402
 from swarmclient.verify.trace_server import TraceFetcher, TraceServer, decode_tensor, encode_tensor  # noqa: E402
-from verde import Challenger, Claimant, Fault, ensure_stepper, execute, lie, locate  # noqa: E402
-
-
-@dataclass
-class Chain:
-    chain: object
-    deployment: object
-    accounts: dict
-    snapshot: int
+from verde import Challenger, Claimant, Fault, execute, lie, locate  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +31,8 @@ def honest():
 
 
 @pytest.fixture(scope="module")
-def chain_world() -> Chain:
-    chain = open_chain("embedded")
-    accounts = {name: Account.create() for name in ("treasury", "alice", "bob")}
-    for account in accounts.values():
-        chain.fund(account.address, 100 * 10**18)
-
-    async def setup():
-        async with trio.open_nursery() as nursery:
-            worker = TxWorker(chain.w3, accounts["treasury"])
-            await nursery.start(worker.serve)
-            deployment = await deploy(chain.w3, worker, SELFTEST_PARAMS)
-            clients = {n: ChainClient(chain.w3, deployment, accounts[n]) for n in ("treasury", "alice", "bob")}
-            for c in clients.values():
-                await nursery.start(c.worker.serve)
-            for n in ("alice", "bob"):
-                await clients["treasury"].token.transfer(clients[n].address, 20_000 * AI)
-            alice, bob = clients["alice"], clients["bob"]
-            key, public = peer_key_pair()
-            await alice.registry.register(public, sign_binding(key, chain.w3.eth.chain_id, alice.registry.address,
-                                                               alice.address))
-            await alice.token.approve(alice.registry.address, 3 * SELFTEST_PARAMS.min_stake)
-            await alice.registry.stake(3 * SELFTEST_PARAMS.min_stake)
-            await bob.token.approve(bob.game.address, 10 * SELFTEST_PARAMS.bond)
-            await ensure_stepper(bob)
-            nursery.cancel_scope.cancel()
-        return deployment
-
-    deployment = trio.run(setup)
-    return Chain(chain, deployment, accounts, chain.w3.provider.ethereum_tester.take_snapshot())
+def chain_world() -> StakedChain:
+    return staked_chain()
 
 
 def _op_index(execution, name):
