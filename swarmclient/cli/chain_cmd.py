@@ -10,7 +10,7 @@ from pathlib import Path
 
 import trio
 
-from swarmclient.errors import SwarmError
+from swarmclient.errors import SwarmError, leaf_error
 from swarmclient.home import Home
 
 
@@ -18,12 +18,9 @@ def _leaf_error(error: BaseException) -> BaseException:
     """The one ProtocolError/SwarmError inside trio's exception groups, if there is one."""
     from protocol.errors import ProtocolError
 
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            leaf = _leaf_error(inner)
-            if isinstance(leaf, (ProtocolError, SwarmError)):
-                return leaf
-    return error
+    if not isinstance(error, BaseExceptionGroup):
+        return error
+    return leaf_error(error, (ProtocolError, SwarmError)) or error
 
 
 def _trio_run(fn, *args):

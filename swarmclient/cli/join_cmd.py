@@ -23,7 +23,7 @@ from typing import Any
 
 from swarmclient import config as config_mod
 from swarmclient.cli.argtypes import positive_float, positive_int
-from swarmclient.errors import SwarmError
+from swarmclient.errors import SwarmError, leaf_error
 from swarmclient.home import Home
 
 PROBE_TIMEOUT_S = 3.0
@@ -195,28 +195,15 @@ def confirm(plan: Any) -> bool:
 def _run_trio(fn: Any) -> Any:
     import trio
 
-    from swarmclient.runtime.peer import _swarm_error
-
     try:
         return trio.run(fn)
     except BaseExceptionGroup as group:
-        leaf = _swarm_error(group) or _protocol_error(group)
+        from protocol.errors import ProtocolError
+
+        leaf = leaf_error(group, SwarmError) or leaf_error(group, ProtocolError)
         if leaf is None:
             raise
         raise leaf from None
-
-
-def _protocol_error(exc: BaseException) -> BaseException | None:
-    from protocol.errors import ProtocolError
-
-    if isinstance(exc, ProtocolError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _protocol_error(inner)
-            if found is not None:
-                return found
-    return None
 
 
 # -- progress while running ------------------------------------------------------------------

@@ -35,7 +35,7 @@ from protocol.errors import ProtocolError
 from swarmclient import config as config_mod
 from swarmclient import control
 from swarmclient import identity as identity_mod
-from swarmclient.errors import SwarmError
+from swarmclient.errors import SwarmError, leaf_error
 from swarmclient.home import Home
 from swarmclient.runtime import adapter, reachability
 from swarmclient.runtime.durable import DurableState
@@ -487,7 +487,7 @@ def run_peer(home: Home, options: RuntimeOptions, *, observers: tuple[Observer, 
         # A SIGINT that arrived before the signal receiver was installed.
         return 0
     except BaseException as exc:  # noqa: BLE001 - the last line of defence: log, one line, exit code
-        leaf = _swarm_error(exc)
+        leaf = leaf_error(exc, SwarmError)
         if leaf is not None:
             print(f"{name}: {leaf}", file=sys.stderr)
             return 2
@@ -505,19 +505,6 @@ def run_peer(home: Home, options: RuntimeOptions, *, observers: tuple[Observer, 
         runtime.durable.close()
     runtime.log("exited")
     return 0
-
-
-def _swarm_error(exc: BaseException) -> SwarmError | None:
-    """The SwarmError a failure is about, also from inside trio's exception groups (a nursery
-    wraps what its tasks raise), so the operator reads its one line, not a traceback."""
-    if isinstance(exc, SwarmError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            leaf = _swarm_error(inner)
-            if leaf is not None:
-                return leaf
-    return None
 
 
 def _route_library_logs(home: Home) -> Path:
