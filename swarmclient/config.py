@@ -32,6 +32,14 @@ bootstrap = {bootstrap}
 peer_cache = true
 # Find peers on the local network with mDNS.
 mdns = false
+# Inbound connections admitted per remote address (an IPv6 address counts by
+# its /64); more are closed at once, before any handshake, and counted in the
+# node's events (conn-refused-per-ip-pending / -established). Connections this
+# peer dials are never limited. Pending: not yet through the Noise handshake
+# (which times out after 3 s). Established: open; leave room for several peers
+# behind one NAT, or for a devnet of many peers on 127.0.0.1.
+max_pending_per_ip = {max_pending_per_ip}
+max_established_per_ip = {max_established_per_ip}
 
 [device]
 # auto picks cuda, then mps, then cpu.
@@ -54,6 +62,10 @@ class NetworkConfig:
     bootstrap: list[str] = field(default_factory=list)
     peer_cache: bool = True
     mdns: bool = False
+    # Defaults for every peer, config.toml or not (swarmclient.net.admission reads them):
+    # see swarmclient/net/admission.py for why these numbers.
+    max_pending_per_ip: int = 16
+    max_established_per_ip: int = 32
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,10 @@ _CHOICES = {
     ("device", "kind"): {"auto", "cpu", "cuda", "mps"},
     ("chain", "backend"): {"embedded", "anvil", "rpc"},
 }
+_MINIMUMS = {
+    ("network", "max_pending_per_ip"): 1,
+    ("network", "max_established_per_ip"): 1,
+}
 
 
 def render(config: Config) -> str:
@@ -90,6 +106,8 @@ def render(config: Config) -> str:
         swarm_id=config.swarm_id,
         listen=toml_list(config.network.listen),
         bootstrap=toml_list(config.network.bootstrap),
+        max_pending_per_ip=config.network.max_pending_per_ip,
+        max_established_per_ip=config.network.max_established_per_ip,
     )
 
 
@@ -99,6 +117,8 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:
@@ -126,6 +146,9 @@ def _build(cls: type, data: dict, section: str) -> Any:
         allowed = _CHOICES.get((section, key))
         if allowed and value not in allowed:
             raise SwarmError("bad-config", f"{where} = {value!r}; choose one of {sorted(allowed)}")
+        minimum = _MINIMUMS.get((section, key))
+        if minimum is not None and value < minimum:
+            raise SwarmError("bad-config", f"{where} = {value!r}; must be at least {minimum}")
         values[key] = value
     return cls(**values)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import multiaddr
@@ -26,6 +27,12 @@ from libp2p.stream_muxer.yamux.yamux import Yamux, YamuxStream
 from libp2p.transport.tcp.tcp import TCP
 
 from swarmclient.errors import SwarmError
+from swarmclient.net.admission import (
+    DEFAULT_MAX_ESTABLISHED_PER_IP,
+    DEFAULT_MAX_PENDING_PER_IP,
+    AdmissionLimits,
+    guard_inbound,
+)
 
 # py-libp2p's Yamux sends a WINDOW_UPDATE frame after *every* read when
 # PY_YAMUX_RELEASE_ON_READ is on, its default (stream_muxer/yamux/yamux.py
@@ -44,7 +51,8 @@ os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 # (network/config.py MAX_CONNECTIONS) 300 silent sockets lock real peers out for the
 # whole 10 s. A Noise handshake on loopback or a LAN takes milliseconds and a few
 # hundred ms across the world, so 3 s frees a squatted slot three times sooner without
-# failing honest peers.
+# failing honest peers. Per-address limits (swarmclient/net/admission.py) keep one
+# address from squatting more than a few slots in the first place.
 HANDSHAKE_TIMEOUT_S = 3.0
 
 
@@ -123,8 +131,22 @@ def parse_multiaddrs(addrs: Sequence[str]) -> list[multiaddr.Multiaddr]:
     return out
 
 
-def make_host(keypair: KeyPair, listen: Sequence[str], *, mdns: bool = False) -> IHost:
-    """A host for `keypair` that will listen on `listen` once run (see Node.serve)."""
+def make_host(
+    keypair: KeyPair,
+    listen: Sequence[str],
+    *,
+    mdns: bool = False,
+    max_pending_per_ip: int = DEFAULT_MAX_PENDING_PER_IP,
+    max_established_per_ip: int = DEFAULT_MAX_ESTABLISHED_PER_IP,
+    events: Counter[str] | None = None,
+) -> IHost:
+    """A host for `keypair` that will listen on `listen` once run (see Node.serve).
+
+    Inbound connections are admitted per remote address (swarmclient.net.admission);
+    refusals are counted in `events` (a node's NodeStats.events counter). The guard is
+    `host.admission`.
+    """
+    limits = AdmissionLimits(max_pending_per_ip, max_established_per_ip)
     listen_addrs = parse_multiaddrs(listen)
     for addr in listen_addrs:
         names = {p.name for p in addr.protocols()}
@@ -146,6 +168,7 @@ def make_host(keypair: KeyPair, listen: Sequence[str], *, mdns: bool = False) ->
     )
     _cache_addrs(host)
     host.get_network().register_notifee(_HalfWindowCredit())
+    host.admission = guard_inbound(host.get_network(), limits, events)  # type: ignore[attr-defined]
     return host
 
 

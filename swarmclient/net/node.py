@@ -41,6 +41,7 @@ from protocol.wire import (
     topic_for,
 )
 from swarmclient.errors import SwarmError
+from swarmclient.net.admission import DEFAULT_MAX_ESTABLISHED_PER_IP, DEFAULT_MAX_PENDING_PER_IP
 from swarmclient.net.discovery import PeerCache
 from swarmclient.net.gossip import IgnoreMessage, SwarmGossipSub, SwarmPubsub
 from swarmclient.net.host import make_host, parse_multiaddrs
@@ -97,6 +98,9 @@ class NodeConfig:
     relay_grace_ms: int = 60 * 1000
     ban_threshold: int = 5
     ban_duration_s: float = 600.0
+    # Inbound connections admitted per remote address (swarmclient.net.admission).
+    max_pending_per_ip: int = DEFAULT_MAX_PENDING_PER_IP
+    max_established_per_ip: int = DEFAULT_MAX_ESTABLISHED_PER_IP
 
 
 @dataclass
@@ -125,7 +129,10 @@ class Node(PeerMixin):
         self._replay = ReplayGuard(max_age_ms=config.max_age_ms, max_future_ms=config.max_future_ms)
         self.counters = GossipCounters()
         self.reputation = Reputation(threshold=config.ban_threshold, ban_s=config.ban_duration_s)
-        self.host = make_host(keypair, config.listen, mdns=config.mdns)
+        self.host = make_host(
+            keypair, config.listen, mdns=config.mdns, max_pending_per_ip=config.max_pending_per_ip,
+            max_established_per_ip=config.max_established_per_ip, events=self.counters.events,
+        )
         self.router = SwarmGossipSub(on_drop=self._on_drop)
         self.pubsub = SwarmPubsub(self.host, self.router, deliver=self._deliver, on_drop=self._on_drop)
         self.rpc = RpcService(self.host, self.counters, is_banned=self.is_banned)
@@ -510,6 +517,8 @@ def node_config_from(config: "Config", home: "Home", **overrides: object) -> Nod
         "bootstrap": tuple(net.bootstrap),
         "peer_cache": home.peer_cache if net.peer_cache else None,
         "mdns": net.mdns,
+        "max_pending_per_ip": net.max_pending_per_ip,
+        "max_established_per_ip": net.max_established_per_ip,
     }
     values.update(overrides)
     return NodeConfig(**values)  # type: ignore[arg-type]
