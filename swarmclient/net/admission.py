@@ -22,7 +22,8 @@ any address in it at will); an IPv4 address, or an IPv4-mapped IPv6 one, by itse
 
 A refused connection is closed at once and counted as a node event
 (`conn-refused-per-ip-pending` / `conn-refused-per-ip-established`), so floods show up in
-NodeStats.events, the peer's snapshot and `swarm top`, never silently.
+NodeStats.events (the peer's control-socket snapshot, a devnet peer's final-stats.json),
+never silently.
 
 `AdmissionTable` is the bookkeeping, free of I/O; `guard_inbound` attaches it to a
 py-libp2p swarm.
@@ -238,6 +239,15 @@ class InboundGuard:
         refusal = self.table.establish(inbound.ticket)
         if refusal is not None:
             self._refuse(refusal, inbound.ticket.key)
+            # upgrade_inbound_raw_conn has already taken a resource-manager slot for the
+            # connection and left it on the muxed conn for SwarmConn.close to give back
+            # (network/swarm.py, setattr(muxed_conn, "_resource_scope", ...)); refused
+            # before a SwarmConn exists, we give it back (measured: without this, 5
+            # refusals left the resource manager counting 6 connections for 1 live one).
+            scope = getattr(muxed_conn, "_resource_scope", None)
+            if scope is not None:
+                muxed_conn._resource_scope = None
+                scope.close()
             # upgrade_inbound_raw_conn lets this propagate to _do_handle_inbound_connection,
             # which closes the raw connection and returns.
             raise SwarmException(f"too many connections from {inbound.ticket.key}")
@@ -245,10 +255,11 @@ class InboundGuard:
         # After a successful inbound upgrade, py-libp2p parks the handler task in
         # `await self.manager.wait_finished()` ("Intentional barrier", network/swarm.py
         # _do_handle_inbound_connection) until the whole swarm stops, holding one of the
-        # 250 `_inbound_limiter` slots long after the connection has closed: measured,
-        # every finished inbound connection kept its slot, so a peer that had accepted
-        # 250 connections in its life refused every new one. Ending the handler when the
-        # connection closes gives both that slot and our ticket back.
+        # 250 `_inbound_limiter` slots long after the connection has closed, so a peer
+        # that has accepted 250 connections in its life refuses every new one (seen with
+        # the cap scaled down to 10: the 11th connect/disconnect cycle was refused).
+        # Ending the handler when the connection closes gives both that slot and our
+        # ticket back.
         inbound.nursery.start_soon(_cancel_when_closed, swarm_conn, inbound.nursery.cancel_scope)
         return swarm_conn
 
