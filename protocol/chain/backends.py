@@ -7,11 +7,14 @@ node's own dev accounts (embedded and anvil only).
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import requests
 from web3 import Web3
 from web3.exceptions import Web3Exception
+from web3.providers.eth_tester import EthereumTesterProvider
 
 from protocol.chain.anvil import AnvilProcess, start_anvil
 from protocol.chain.reasons import ChainReason
@@ -21,13 +24,37 @@ EMBEDDED_GAS_LIMIT = 100_000_000
 KINDS = ("embedded", "anvil", "rpc")
 
 
+class SerialTesterProvider(EthereumTesterProvider):
+    """web3's eth-tester provider, one request at a time.
+
+    py-evm is not thread-safe, and every web3 call here runs in some worker thread (each
+    account's TxWorker, every player's reads): two transactions applied at once build on the
+    same pending block, so one is silently dropped (its sender waits for a receipt that never
+    comes) or the chain loses a block mid-mine (BlockNotFound). `lock` is re-entrant, and code
+    that drives the tester directly (time travel, mining) holds it too.
+    """
+
+    def __init__(self, tester) -> None:
+        super().__init__(tester)
+        self.lock = threading.RLock()
+
+    def make_request(self, method, params):
+        with self.lock:
+            return super().make_request(method, params)
+
+
+def embedded_lock(w3: Web3) -> AbstractContextManager:
+    """Hold this around direct use of an embedded chain's tester (a no-op for other backends)."""
+    return getattr(w3.provider, "lock", None) or nullcontext()
+
+
 def embedded_web3() -> Web3:
     """A fresh in-process py-evm chain with ten funded, unlocked dev accounts."""
     from eth_tester import EthereumTester, PyEVMBackend
 
     genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": EMBEDDED_GAS_LIMIT})
     tester = EthereumTester(backend=PyEVMBackend(genesis_parameters=genesis))
-    return Web3(Web3.EthereumTesterProvider(tester))
+    return Web3(SerialTesterProvider(tester))
 
 
 def rpc_web3(url: str, timeout: float = 10.0) -> Web3:
@@ -58,8 +85,9 @@ class Chain:
         mines a block and returns its timestamp."""
         tester = self._tester()
         if tester is not None:
-            now = self.w3.eth.get_block("latest")["timestamp"]
-            tester.time_travel(now + seconds)
+            with embedded_lock(self.w3):  # no transaction may land between the read and the jump
+                now = self.w3.eth.get_block("latest")["timestamp"]
+                tester.time_travel(now + seconds)
         else:
             for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
                 response = self.w3.provider.make_request(method, params)

@@ -19,6 +19,8 @@ import trio
 from hexbytes import HexBytes
 from web3 import Web3
 
+from protocol.chain.backends import embedded_lock
+
 MAX_BODY = 4 * 1024 * 1024
 
 
@@ -50,12 +52,13 @@ class EmbeddedRpc:
                 result: Any = self._offset
             elif method == "evm_mine":
                 tester = self.w3.provider.ethereum_tester
-                if self._offset:
-                    now = self.w3.eth.get_block("latest")["timestamp"]
-                    tester.time_travel(now + self._offset)
-                    self._offset = 0
-                else:
-                    tester.mine_blocks(1)
+                with embedded_lock(self.w3):  # in-process clients of this chain may run in other threads
+                    if self._offset:
+                        now = self.w3.eth.get_block("latest")["timestamp"]
+                        tester.time_travel(now + self._offset)
+                        self._offset = 0
+                    else:
+                        tester.mine_blocks(1)
                 result = "0x0"
             else:
                 response = self._call(method, params)

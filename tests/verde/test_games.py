@@ -111,10 +111,41 @@ async def test_cheating_challenger_loses_its_bond(env, honest):
     assert record.status == "posted" and record.open_games == 0
 
 
+async def test_both_players_transacting_at_once_lose_no_transaction(env, chain_session, nursery):
+    """Regression: two players as services send from their own worker threads at the same
+    time (both may prove the last step). py-evm is not thread-safe: unserialised, one of two
+    concurrent transactions was dropped (its worker waited the whole receipt timeout, the
+    serve-and-resume test's 60 s hang) or a block went missing mid-mine (BlockNotFound)."""
+    import trio
+
+    from protocol.chain import ChainClient
+
+    w3 = chain_session.chain.w3
+    players = []
+    for name in ("alice", "bob"):
+        client = ChainClient(w3, chain_session.deployment, chain_session.accounts[name], retries=0, receipt_timeout=5)
+        await nursery.start(client.worker.serve)
+        players.append(client)
+    alice, bob = players
+    before = [await c.token.balance_of(c.address) for c in players]
+    first_block = await trio.to_thread.run_sync(lambda: w3.eth.block_number)
+    rounds = 10
+
+    async def pay(payer, payee):
+        for _ in range(rounds):
+            await payer.token.transfer(payee.address, 1)
+            await payer.token.balance_of(payee.address)  # a read in a thread, racing the other's send
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as both:
+            both.start_soon(pay, alice, bob)
+            both.start_soon(pay, bob, alice)
+    assert [await c.token.balance_of(c.address) for c in players] == before
+    assert (alice.worker.sent, bob.worker.sent) == (rounds, rounds)
+    assert await trio.to_thread.run_sync(lambda: w3.eth.block_number) == first_block + 2 * rounds
+
+
 @pytest.mark.slow
-@pytest.mark.skip(reason="flaky in the full suite (2 of 3 runs on 2026-11-25: 'Game: not open', then a "
-                         "60 s hang in a transaction); passes alone. Restarts mid-game stay covered by "
-                         "tests/verify/test_chain_flow.py and the level-3 claimant restart test. To fix next.")
 async def test_players_serve_and_resume_after_a_restart(env, honest, nursery):
     """Both players run as trio services; the challenger 'restarts' mid-game from its
     persisted record (JSON) and still wins."""
