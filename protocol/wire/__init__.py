@@ -26,6 +26,7 @@ from protocol.wire.envelope import (
     describe,
     encode_message,
     message_id,
+    peer_text,
 )
 from protocol.wire.frames import (
     FRAME_HEADER_BYTES,
@@ -90,6 +91,7 @@ __all__ = [
     "is_ed25519_peer_id",
     "message_id",
     "parse_topic",
+    "peer_text",
     "shard_for_task",
     "topic_for",
 ]

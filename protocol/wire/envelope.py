@@ -57,8 +57,20 @@ class Envelope:
     def peer_id(self) -> ID:
         return ID(self.sender)
 
+    @property
+    def peer_text(self) -> str:
+        """The sender's peer id in base58 (as `peer_id.to_base58()`, cached)."""
+        return peer_text(self.sender)
+
     def __repr__(self) -> str:
         return describe(self)
+
+
+@functools.lru_cache(maxsize=4096)
+def peer_text(peer_id: bytes) -> str:
+    """A peer id's base58 text. Cached: a peer asks for it on every message it receives,
+    about a handful of distinct senders, and base58 of 38 bytes costs ~30 us each time."""
+    return ID(peer_id).to_base58()
 
 
 def describe(envelope: Envelope) -> str:

@@ -4,6 +4,7 @@ Schema (`format: swarm-devnet-report/1`):
 - `peers[]`: index, peer_id, outcome (ok | stopped | crashed | killed | ...), exit code,
   stop_reason, messages `published` / `received` per kind, `received_by_sender`
   (sender -> kind -> count), `rejected` (reason -> count), `dropped` (where -> count),
+  `events` (peer events -> count: dial-ok, peer-banned, conn-refused-per-ip-pending, ...),
   `latency` {count, p50_ms, p95_ms, max_ms} over all kinds plus `latency_by_kind`,
   `batches` (rounds published, rounds received per sender, bytes), and `log_tail` for a
   peer that did not end cleanly.
@@ -55,6 +56,9 @@ def _peer_entry(proc: PeerProcess, stats: dict[str, Any] | None) -> dict[str, An
         "rejected": node.get("rejected", {}),
         "rejected_by_sender": node.get("rejected_by_sender", {}),
         "dropped": node.get("dropped", {}),
+        # peer events: dials, bans, stalls, lost pubsub streams, inbound connections
+        # refused by the per-address admission limits (conn-refused-per-ip-*)
+        "events": node.get("events", {}),
         "latency": node.get("latency", {"count": 0, "p50_ms": None, "p95_ms": None, "max_ms": None}),
         "latency_by_kind": node.get("latency_by_kind", {}),
         "batches": (stats or {}).get("batches", {}),

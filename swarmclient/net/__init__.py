@@ -36,17 +36,27 @@ Every message a node sees is counted in exactly one place of NodeStats: publishe
 received (per kind and per sender, with delivery latency), rejected (by wire reason and
 by forwarding peer) or dropped (by where: queue-full, inbox-overflow, from-banned-peer,
 from-graylisted-peer, bad-rpc, queued-for-lost-peer, equivocation, ...); peer events
-(dial-ok/failed, peer-banned, peer-stalled, pubsub-peer-lost) are in `events`.
+(dial-ok/failed, peer-banned, peer-stalled, pubsub-peer-lost, conn-refused-per-ip-pending,
+conn-refused-per-ip-established) are in `events`. Inbound connections are admitted per
+remote address (swarmclient.net.admission: at most `max_pending_per_ip` handshakes and
+`max_established_per_ip` connections).
 docs/architecture.md "## Networking" explains each py-libp2p pitfall and how it is handled.
 """
 
+from swarmclient.net.admission import AdmissionLimits, AdmissionTable
 from swarmclient.net.discovery import PeerCache, parse_peer_addr
+from swarmclient.net.gossip import DEGREE, DEGREE_HIGH, DEGREE_LOW
 from swarmclient.net.node import Node, NodeConfig, node_config_from, now_ms, open_node
 from swarmclient.net.rpc import MAX_BLOB_BYTES, Provider
 from swarmclient.net.stats import LatencySummary, NodeStats, PeerCapability
 
 __all__ = [
+    "DEGREE",
+    "DEGREE_HIGH",
+    "DEGREE_LOW",
     "MAX_BLOB_BYTES",
+    "AdmissionLimits",
+    "AdmissionTable",
     "LatencySummary",
     "Node",
     "NodeConfig",

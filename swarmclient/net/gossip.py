@@ -27,10 +27,11 @@ reason is written next to the code (file and the line's code in site-packages/li
 from __future__ import annotations
 
 import contextvars
+import random
 import time
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 
 import trio
 from google.protobuf.message import DecodeError
@@ -57,16 +58,22 @@ OUTBOUND_QUEUE_BYTES = 64 * 1024 * 1024
 # one each). Nothing waits to be batched: only what is already queued is merged.
 SEND_BATCH_BYTES = 128 * 1024
 
-# GossipSub mesh degrees (the spec's D=6, D_lo=4, D_hi=12). Smaller meshes would cut the
-# duplicates each peer receives (about 5 per message with 8 fully connected peers), but
-# py-libp2p 0.8.1's mesh maintenance does not hold them together: with D=3/2/4 or
-# 4/3/6 on 8 in-process peers at 20 msg/s, peers kept GRAFTing during PRUNE backoff and
-# some fell out of every mesh, and 363 to 841 of 1120 deliveries arrived, with nothing
-# dropped or counted anywhere (gossip did not repair it). So the duplicates stay, and
-# their cost is cut instead (SwarmPubsub: dropped before any task or validation, and
-# batched on the way out).
-DEGREE, DEGREE_LOW, DEGREE_HIGH = 6, 4, 12
+# GossipSub mesh degrees: D=4, D_lo=3, D_hi=6 (the spec's defaults are 6/4/12). With
+# 8 fully connected peers D=6 puts every peer in every mesh, and each message crossed the
+# wire 49 times for 7 deliveries; CPU per message then sets the latency of a 2-core
+# machine. With flood publishing (SwarmGossipSub._get_peers_to_send: our own messages
+# reach every directly connected peer in one hop) the mesh only has to carry messages
+# onward, and 4/3/6 sends 26-27 copies per message (3/2/4: 23). Measured in one process
+# with 8 peers at 50 msg/s of 2 KB: 18-19.5 ms CPU per message at 6/4/12, 14-15 at 4/3/6.
+# Smaller meshes used to lose messages here: py-libp2p 0.8.1 leaves a peer that all its
+# neighbours PRUNEd (common when all join at once) with an empty mesh for the minute of
+# backoff, and sent it no gossip either; see SwarmGossipSub.gossip_heartbeat for the fix,
+# and tests/net/test_mesh_repair.py.
+DEGREE, DEGREE_LOW, DEGREE_HIGH = 4, 3, 6
 HEARTBEAT_INTERVAL_S = 1.0
+# Gossip emission (IHAVE) per heartbeat: the spec's D_lazy and gossip factor.
+GOSSIP_LAZY, GOSSIP_FACTOR = 6, 0.25
+_GOSSIPSUB_PROTOCOLS = frozenset({PROTOCOL_ID_V11, PROTOCOL_ID_V12})
 # go-libp2p sends IDONTWANT for messages over 1 KiB to save bandwidth. In Python the cost
 # that matters is per RPC, and one IDONTWANT per mesh peer costs about what the duplicate
 # it prevents does: with 6 in-process peers (devnet topology) at 50 msg/s of 2 KB, 1 KiB
@@ -208,6 +215,42 @@ INBOUND_QUEUE_SIZE = 4096
 _READING_FROM: contextvars.ContextVar[ID | None] = contextvars.ContextVar("swarm_pubsub_reading_from", default=None)
 
 
+# How much of a pubsub stream _ReadAhead takes from Yamux at once.
+READ_AHEAD_BYTES = 64 * 1024
+
+
+class _ReadAhead:
+    """A peer's inbound pubsub stream, read through a buffer.
+
+    Pubsub.continuously_read_stream reads each RPC's varint length one byte at a time
+    and then its body (utils/varint.py read_varint_prefixed_bytes_limited: `await
+    reader.read(1)` per byte): three or more trips per RPC through NetStream.read,
+    YamuxStream.read and Yamux.read_stream, each taking locks and formatting several
+    debug f-strings (with the peer id in base58) whether or not debug logging is on. Here
+    one trip takes whatever Yamux has buffered for the stream (up to READ_AHEAD_BYTES;
+    YamuxStream.read(n) returns what is there, it does not wait for n bytes) and the
+    small reads are served from it. Everything else is the stream itself.
+    """
+
+    def __init__(self, stream: INetStream) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self._offset = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+    async def read(self, n: int | None = None) -> bytes:
+        if self._offset >= len(self._buffer):
+            self._buffer, self._offset = await self._stream.read(READ_AHEAD_BYTES), 0
+            if not self._buffer:
+                return b""
+        start = self._offset
+        end = len(self._buffer) if n is None or n < 0 else min(len(self._buffer), start + n)
+        self._offset = end
+        return self._buffer[start:end]
+
+
 class _NoValidationCache(ValidationCache):
     def get(self, msg_id: bytes) -> ValidationResult | None:
         return None
@@ -325,7 +368,7 @@ class SwarmPubsub(Pubsub):
         peer_id = stream.muxed_conn.peer_id
         _READING_FROM.set(peer_id)
         try:
-            await super().stream_handler(stream)
+            await super().stream_handler(_ReadAhead(stream))  # type: ignore[arg-type]
         except DecodeError:
             self._on_drop("bad-rpc", peer_id, 1)
             try:
@@ -372,6 +415,17 @@ class SwarmPubsub(Pubsub):
         super()._handle_dead_peer(peer_id)
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        if msg_forwarder == self.my_id and msg.from_id == self.my_id.to_bytes():
+            # Our own publish (Pubsub.publish calls push_msg with ourselves as forwarder):
+            # Pubsub would verify the signature it has just made and run our validator on
+            # the envelope Node.publish has just encoded, two Ed25519 verifications per
+            # message for nothing. The rest is what Pubsub.push_msg does for it.
+            if self._is_msg_seen(msg):
+                return
+            self._mark_msg_seen(msg)
+            self.notify_subscriptions(msg)
+            await self.router.publish(msg_forwarder, msg)
+            return
         if msg_forwarder != self.my_id:
             if self._is_msg_seen(msg):
                 self._count_repeat(msg_forwarder, msg)
@@ -417,6 +471,59 @@ class SwarmGossipSub(GossipSub):
         )
         self._on_drop = on_drop
 
+    def _get_peers_to_send(
+        self, topic_ids: Iterable[str], msg_forwarder: ID, origin: ID, msg_id: bytes | None = None
+    ) -> Iterator[ID]:
+        # Flood publishing (GossipSub v1.1, on by default in go-libp2p; py-libp2p 0.8.1
+        # has none): a message we originate goes to every peer on the topic whose score
+        # passes the publish threshold, not only to our mesh. Every directly connected
+        # peer then has it after one hop, whatever state the meshes are in, and the mesh
+        # only carries it further; so the mesh can be small (see DEGREE) without a peer
+        # whose mesh is empty missing what its neighbours publish.
+        peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
+        pubsub = self.pubsub
+        if pubsub is not None and msg_forwarder == pubsub.my_id and origin == pubsub.my_id:
+            for topic in topic_ids:
+                for peer in pubsub.peer_topics.get(topic, ()):
+                    if self.peer_protocol.get(peer) in _GOSSIPSUB_PROTOCOLS and (
+                        self.scorer is None or self.scorer.allow_publish(peer, [topic])
+                    ):
+                        peers.add(peer)
+            peers.discard(pubsub.my_id)
+        yield from peers
+
+    def gossip_heartbeat(self) -> defaultdict[ID, dict[str, list[bytes]]]:
+        # Who gets IHAVE this heartbeat. py-libp2p 0.8.1 picks them with
+        # `_get_in_topic_gossipsub_peers_from_minus(..., backoff_check=True)` (gossipsub.py
+        # `_handle_topic_heartbeat`), which leaves out every peer in PRUNE backoff. Backoff
+        # only forbids re-GRAFTing; a peer that every neighbour has pruned (it happens in
+        # a small swarm when all join at once: measured with 8 in-process peers and D=3,
+        # one peer in 3 runs out of 5 ended with an empty mesh and backoff towards all 7)
+        # then got no gossip either and received nothing for the whole minute of backoff,
+        # silently. Here, as in the spec and go-libp2p: IHAVE goes to up to
+        # max(GOSSIP_LAZY, GOSSIP_FACTOR x candidates) topic peers outside our mesh (or
+        # fanout) whose score passes the gossip threshold, backoff or not.
+        peers_to_gossip: defaultdict[ID, dict[str, list[bytes]]] = defaultdict(dict)
+        pubsub = self.pubsub
+        if pubsub is None:
+            return peers_to_gossip
+        for topic in [*self.mesh, *(t for t in self.fanout if t not in self.mesh)]:
+            msg_ids = self.mcache.window(topic)
+            if not msg_ids:
+                continue
+            direct = self.mesh.get(topic) if topic in self.mesh else self.fanout.get(topic, set())
+            candidates = [
+                peer
+                for peer in pubsub.peer_topics.get(topic, ())
+                if peer not in direct
+                and self.peer_protocol.get(peer) in _GOSSIPSUB_PROTOCOLS
+                and (self.scorer is None or self.scorer.allow_gossip(peer, [topic]))
+            ]
+            count = max(GOSSIP_LAZY, int(len(candidates) * GOSSIP_FACTOR))
+            for peer in random.sample(candidates, min(count, len(candidates))):
+                peers_to_gossip[peer][topic] = list(msg_ids)
+        return peers_to_gossip
+
     async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
         # Read synchronously by _emit_idontwant_for_message, the first thing
         # GossipSub.publish awaits.
@@ -435,13 +542,15 @@ class SwarmGossipSub(GossipSub):
         await super()._emit_idontwant_for_message(msg_id, topic_ids)
 
     def send_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, priority: bool = False) -> None:
-        # GossipSub.publish attaches our signed peer record to every message RPC
-        # (`rpc_msg.senderRecord = envelope_bytes`), and every receiver verifies it
-        # again (pubsub/utils.py maybe_consume_signed_record): a signature check per
-        # message per hop, for a record that the hello and subscription RPCs already
-        # carry. Message RPCs go out without it (the RPC object is built per publish, so
-        # clearing it here affects nothing else).
-        if rpc.publish and rpc.HasField("senderRecord"):
+        # GossipSub attaches our signed peer record to every message RPC
+        # (GossipSub.publish: `rpc_msg.senderRecord = envelope_bytes`) and every control
+        # RPC (emit_control_message), and every receiver verifies it again
+        # (pubsub/utils.py maybe_consume_signed_record; a control RPC is even checked
+        # twice, in continuously_read_stream and in GossipSub.handle_rpc): a signature
+        # check per RPC per hop, for a record that the hello and subscription RPCs
+        # already carry. Everything else goes out without it (these RPC objects are built
+        # per call, so clearing it here affects nothing else).
+        if not rpc.subscriptions and rpc.HasField("senderRecord"):
             rpc.ClearField("senderRecord")
         super().send_rpc(peer_id, rpc, priority)
 

@@ -38,6 +38,7 @@ from protocol.wire import (
     Signer,
     decode_message,
     encode_message,
+    peer_text,
     topic_for,
 )
 from swarmclient.errors import SwarmError
@@ -323,7 +324,7 @@ class Node(PeerMixin):
         if forwarder == self.peer_id:
             return True  # our own publish: built and size-checked by Node.publish
         origin = msg.from_id
-        if self.is_banned(ID(origin)):
+        if self.reputation.is_banned(peer_text(origin)):
             self.counters.on_rejected("banned_sender", forwarder.to_base58())
             return False  # already banned: nothing more to strike
         cfg = self.config
@@ -388,7 +389,7 @@ class Node(PeerMixin):
             self.counters.on_dropped("delivered-unvalidated")  # cannot happen: all topics have validators
             return
         env = pending.envelope
-        sender = env.peer_id.to_base58()
+        sender = env.peer_text
         self.counters.on_received(env.kind.value, sender, float(now_ms() - env.ts))
         if env.kind is Kind.CAPS:
             self._on_capabilities(sender, env)

@@ -96,8 +96,9 @@ class PeerMixin:
         self, count: int, *, kind: Kind = Kind.ROLLOUTS, timeout: float = 20.0, in_mesh: bool = False
     ) -> None:
         """Wait until `count` peers have joined our topic for `kind`; with `in_mesh`, until
-        that many are in our GossipSub mesh for it (we forward to them directly). The mesh
-        holds at most 12 peers (gossip.py DEGREE_HIGH), so ask for no more than that."""
+        that many are in our GossipSub mesh for it (we forward to them directly). A mesh
+        settles between DEGREE_LOW and DEGREE_HIGH peers (gossip.py: 3 and 6), so ask for
+        no more than DEGREE_LOW."""
         topic = self.topic(kind)
         with trio.fail_after(timeout):
             while True:

@@ -52,7 +52,7 @@ def as_rollout_batch(envelope: Envelope) -> tuple[str, int, int, int] | None:
     """(sender peer id, round, text bytes, sent ts ms) of a rollout batch; None otherwise."""
     if envelope.kind is not Kind.ROLLOUTS or not isinstance(envelope.body, RolloutBatch):
         return None
-    return envelope.peer_id.to_base58(), envelope.body.round, batch_text_bytes(envelope.body), envelope.ts
+    return envelope.peer_text, envelope.body.round, batch_text_bytes(envelope.body), envelope.ts
 
 
 def make_node(

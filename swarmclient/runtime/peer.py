@@ -37,6 +37,7 @@ from swarmclient import control
 from swarmclient import identity as identity_mod
 from swarmclient.errors import SwarmError, leaf_error
 from swarmclient.home import Home
+from swarmclient.net import DEGREE_LOW
 from swarmclient.runtime import adapter, reachability
 from swarmclient.runtime.durable import DurableState
 from swarmclient.runtime.ledger import BatchLedger
@@ -45,7 +46,9 @@ STATS_FORMAT = "swarm-peer-stats/1"
 # A parent that dies is noticed this fast even where PR_SET_PDEATHSIG does not exist.
 PARENT_POLL_S = 0.5
 START_FILE_POLL_S = 0.05
-MESH_TARGET = 4
+# Rollout mesh peers to wait for before round 0: GossipSub's D_lo, the size a mesh is
+# kept at or above (it may settle there, below D).
+MESH_TARGET = DEGREE_LOW
 # Longest wait for the devnet's "all delivered" signal after the last round.
 DRAIN_MAX_S = 60.0
 
@@ -291,8 +294,8 @@ class PeerRuntime:
         want = self.options.expect_peers
         if len(stats.connected_peers) < want:
             return False
-        # Every expected peer in our rollouts mesh (GossipSub keeps up to DEGREE_LOW=4
-        # grafted), so round 0 does not go out over a half-built mesh.
+        # Up to D_lo expected peers in our rollouts mesh, so round 0 does not go out over a
+        # half-built mesh.
         return adapter.rollout_mesh_size(stats) >= min(want, MESH_TARGET)
 
     async def _wait_ready(self) -> None:
