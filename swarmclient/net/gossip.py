@@ -552,6 +552,21 @@ class SwarmGossipSub(GossipSub):
         # per call, so clearing it here affects nothing else).
         if not rpc.subscriptions and rpc.HasField("senderRecord"):
             rpc.ClearField("senderRecord")
+        # GossipSub.send_rpc copies the RPC for every peer (`outbound.CopyFrom(rpc)`) and
+        # runs split_rpc over the copy, so that deferred GRAFT/PRUNE retries can ride on
+        # it. A message RPC for a peer with no retries pending, under the size limit,
+        # needs neither: it is queued as it is, the same object for every peer (nothing
+        # changes a queued RPC: PeerQueue.pop_more_messages merges into a new one).
+        queue = self.pubsub.peer_queues.get(peer_id) if self.pubsub is not None else None
+        if (
+            queue is not None
+            and _messages_only(rpc)
+            and peer_id not in self._pending_control
+            and rpc.ByteSize() <= queue.max_message_size
+        ):
+            if not queue.push(rpc, priority=priority):
+                self._handle_dropped_rpc(peer_id, rpc, "queue_full")
+            return
         super().send_rpc(peer_id, rpc, priority)
 
     async def handle_prune(self, prune_msg: rpc_pb2.ControlPrune, sender_peer_id: ID) -> None:
