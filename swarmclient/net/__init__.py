@@ -37,7 +37,8 @@ received (per kind and per sender, with delivery latency), rejected (by wire rea
 by forwarding peer) or dropped (by where: queue-full, inbox-overflow, from-banned-peer,
 from-graylisted-peer, bad-rpc, queued-for-lost-peer, equivocation, ...); peer events
 (dial-ok/failed, peer-banned, peer-stalled, pubsub-peer-lost, conn-refused-per-ip-pending,
-conn-refused-per-ip-established) are in `events`. Inbound connections are admitted per
+conn-refused-per-ip-established; gossip-iwant-sent/-received: message ids asked for or served
+by gossip repair, i.e. what the mesh did not deliver) are in `events`. Inbound connections are admitted per
 remote address (swarmclient.net.admission: at most `max_pending_per_ip` handshakes and
 `max_established_per_ip` connections).
 docs/architecture.md "## Networking" explains each py-libp2p pitfall and how it is handled.

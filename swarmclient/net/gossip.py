@@ -587,6 +587,16 @@ class SwarmGossipSub(GossipSub):
             else:
                 tracked[topic] = before
 
+    async def emit_iwant(self, msg_ids, to_peer: ID) -> None:  # type: ignore[no-untyped-def]
+        # Counted: each id asked for is a message our mesh did not bring us in time (or at
+        # all), so these numbers say how much delivery leans on gossip repair.
+        self._on_drop("gossip-iwant-sent", to_peer, len(msg_ids))
+        await super().emit_iwant(msg_ids, to_peer)
+
+    async def handle_iwant(self, iwant_msg: rpc_pb2.ControlIWant, sender_peer_id: ID) -> None:
+        self._on_drop("gossip-iwant-received", sender_peer_id, len(iwant_msg.messageIDs))
+        await super().handle_iwant(iwant_msg, sender_peer_id)
+
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         ok = super()._check_equivocation(msg)
         if not ok:

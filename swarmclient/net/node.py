@@ -65,7 +65,7 @@ RPC_OVERHEAD_BYTES = 16 * 1024  # topic, ids, pubsub signature and key, sender r
 
 
 # Hook names from gossip.py that are peer events rather than lost messages.
-EVENT_NAMES = frozenset({"pubsub-peer-lost"})
+EVENT_NAMES = frozenset({"pubsub-peer-lost", "gossip-iwant-sent", "gossip-iwant-received"})
 
 
 def now_ms() -> int:

@@ -66,7 +66,7 @@ class NodeStats:
     peer_scores: Mapping[str, float]
     capabilities: Mapping[str, PeerCapability]
     rpc: Mapping[str, int]  # served/fetched/errors counters of the request/response protocols
-    events: Mapping[str, int]  # peer events: dial-ok, dial-failed, peer-banned, peer-stalled, ...
+    events: Mapping[str, int]  # peer events: dial-ok, dial-failed, peer-banned, peer-stalled, conn-refused-per-ip-*, gossip-iwant-sent/received, ...
 
     def to_json(self) -> dict:
         def summary(s: LatencySummary) -> dict:

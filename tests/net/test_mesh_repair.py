@@ -99,6 +99,8 @@ async def test_a_peer_every_neighbour_pruned_still_gets_messages_by_gossip():
                     got.append(await isolated.inbox.receive())
             assert {(e.sender, e.seq) for e in got} == {(e.sender, e.seq) for e in sent}
             assert not isolated.router.mesh.get(topic)  # it came by gossip, not by mesh
+            assert isolated.stats().events["gossip-iwant-sent"] >= len(sent)  # and is counted
+            assert relay.stats().events["gossip-iwant-received"] >= len(sent)
             assert isolated.stats().dropped == {}
 
 
