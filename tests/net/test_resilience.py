@@ -48,9 +48,11 @@ async def test_garbage_half_open_and_silent_connections_do_not_stall_the_node():
             # Many connections that never say anything.
             silent = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(IDLE_SOCKETS)]
 
-            # A new honest peer is refused while the silent sockets hold every slot, but only
-            # until the handshake timeout frees them (py-libp2p's default: 10 s); retrying
-            # as the node's dial loop does, it gets in, and gossip flows both ways.
+            # The silent sockets come from the newcomer's own address (127.0.0.1), so they
+            # fill that address's pending slots (net/admission.py, 16 by default) and the
+            # newcomer is refused until the handshake timeout frees them; retrying as the
+            # node's dial loop does, it gets in, and gossip flows both ways. (An attacker on
+            # another address does not delay it at all: tests/net/test_admission.py.)
             newcomer = Node(create_new_key_pair(), NodeConfig(swarm_id="test"))
             async with trio.open_nursery() as nursery:
                 await nursery.start(newcomer.serve)
