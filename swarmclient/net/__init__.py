@@ -47,11 +47,12 @@ docs/architecture.md "## Networking" explains each py-libp2p pitfall and how it 
 from swarmclient.net.admission import AdmissionLimits, AdmissionTable
 from swarmclient.net.discovery import PeerCache, parse_peer_addr
 from swarmclient.net.gossip import DEGREE, DEGREE_HIGH, DEGREE_LOW
-from swarmclient.net.node import Node, NodeConfig, node_config_from, now_ms, open_node
+from swarmclient.net.node import DEFAULT_TARGET_PEERS, Node, NodeConfig, node_config_from, now_ms, open_node
 from swarmclient.net.rpc import MAX_BLOB_BYTES, Provider
 from swarmclient.net.stats import LatencySummary, NodeStats, PeerCapability
 
 __all__ = [
+    "DEFAULT_TARGET_PEERS",
     "DEGREE",
     "DEGREE_HIGH",
     "DEGREE_LOW",

@@ -68,6 +68,10 @@ RPC_OVERHEAD_BYTES = 16 * 1024  # topic, ids, pubsub signature and key, sender r
 EVENT_NAMES = frozenset({"pubsub-peer-lost", "gossip-iwant-sent", "gossip-iwant-received"})
 
 
+# Connections a node tops itself up to from peers it learns of (cache, adverts).
+DEFAULT_TARGET_PEERS = 8
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -89,7 +93,7 @@ class NodeConfig:
     outbound_wait_s: float = 5.0
     stalled_disconnect_s: float = 30.0
     redial_interval_s: float = 5.0  # how often to re-dial bootstrap/cached peers we lost
-    target_peers: int = 8  # below this many connections, dial peers learnt from the cache/adverts
+    target_peers: int = DEFAULT_TARGET_PEERS  # below this many connections, dial peers learnt from the cache/adverts
     cache_save_interval_s: float = 30.0
     max_age_ms: int = 5 * 60 * 1000
     max_future_ms: int = DEFAULT_MAX_FUTURE_MS  # tolerated clock skew of an origin ahead of us
@@ -407,6 +411,11 @@ class Node(PeerMixin):
         addrs = [a for a in caps.listen_addrs if "/tcp/" in a]
         if addrs:
             self.peer_cache.remember(sender, addrs)
+            # A peer we are not connected to, while we are short of target_peers: dial it
+            # now rather than at the next housekeeping pass (up to redial_interval_s away),
+            # so a swarm's connections settle while it starts, not in its first rounds.
+            if ID(env.sender) not in self.host.get_connected_peers():
+                self._fill_connections()
 
     def _on_drop(self, where: str, peer: ID | None, count: int = 1) -> None:
         if where == "bad-rpc" and peer is not None and self.reputation.strike(peer.to_base58()):
