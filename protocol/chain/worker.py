@@ -15,7 +15,7 @@ from typing import Any, Callable
 import requests
 import trio
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed, ValidationError
+from eth_tester.exceptions import BlockNotFound, TransactionFailed, ValidationError
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import Web3
 from web3.exceptions import ContractLogicError, MismatchedABI, TimeExhausted, Web3Exception, Web3ValidationError
@@ -24,7 +24,10 @@ from protocol.chain.reasons import ChainReason, revert_error
 from protocol.errors import ProtocolError
 
 GAS_HEADROOM = 1.25
-TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError)
+# BlockNotFound: the embedded eth-tester chain raises it when a request races a block being
+# mined (it is not thread-safe; protocol/chain/backends.py serialises requests, so this is
+# a last line of defence): the node's state, not the transaction, was at fault, so retry.
+TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, BlockNotFound)
 # What a web3 call can raise: web3's own errors, the embedded chain's, transport errors.
 CHAIN_ERRORS = (Web3Exception, TransactionFailed, ValidationError, EthValidationError, ValueError, OSError, *TRANSIENT)
 # How nodes say "that transaction (or its nonce) is already in": on a re-send, it means ours got there.
