@@ -131,3 +131,15 @@ def rollout_batch(round_no: int, size_bytes: int):
         for g in range(min(4, n))
     )
     return RolloutBatch(round=round_no, checkpoint=b"\x07" * 32, groups=groups)
+
+
+async def eof_within(sock: trio.SocketStream, seconds: float) -> bool:
+    """True when the other end closes `sock` (EOF or reset) within `seconds`."""
+    with trio.move_on_after(seconds):
+        try:
+            while await sock.receive_some(4096):
+                pass
+        except trio.BrokenResourceError:
+            pass
+        return True
+    return False

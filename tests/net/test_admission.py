@@ -33,7 +33,7 @@ from swarmclient.net.admission import (
 from swarmclient.net.host import HANDSHAKE_TIMEOUT_S, make_host
 from swarmclient.net.node import node_config_from
 
-from netutil import claim, star
+from netutil import claim, eof_within, star
 
 ATTACKER = "127.0.0.2"
 PENDING_REFUSED = Refusal.PENDING.event
@@ -156,17 +156,6 @@ async def _connect_from(source_ip: str, port: int) -> trio.SocketStream:
     return trio.SocketStream(sock)
 
 
-async def _eof_within(sock: trio.SocketStream, seconds: float) -> bool:
-    with trio.move_on_after(seconds):
-        try:
-            while await sock.receive_some(4096):
-                pass
-        except trio.BrokenResourceError:
-            pass
-        return True
-    return False
-
-
 async def _wait_for(predicate, timeout=10.0):
     with trio.fail_after(timeout):
         while not predicate():
@@ -191,7 +180,7 @@ async def test_a_flood_from_one_address_does_not_lock_out_a_newcomer_from_anothe
             await _wait_for(lambda: target.stats().events.get(PENDING_REFUSED, 0) >= 320 + 1 - DEFAULT_MAX_PENDING_PER_IP)
             assert guard.table.pending(attacker) <= DEFAULT_MAX_PENDING_PER_IP
             # Refused sockets are closed at once, not after the handshake timeout.
-            assert await _eof_within(silent[-1], 1.0)
+            assert await eof_within(silent[-1], 1.0)
 
             # The newcomer from 127.0.0.1 gets in on its first dial, before any of the
             # attacker's pending sockets has timed out, and gossip flows both ways.

@@ -12,7 +12,7 @@ from swarmclient.errors import SwarmError
 from swarmclient.net import Node, NodeConfig
 from swarmclient.net.host import HANDSHAKE_TIMEOUT_S
 
-from netutil import claim, star
+from netutil import claim, eof_within, star
 
 # More than py-libp2p's 300 connection slots (network/config.py MAX_CONNECTIONS).
 IDLE_SOCKETS = 320
@@ -20,17 +20,6 @@ IDLE_SOCKETS = 320
 
 def _tcp_port(node: Node) -> int:
     return int(multiaddr.Multiaddr(node.listen_addrs[0]).value_for_protocol("tcp"))
-
-
-async def _eof_within(sock: trio.SocketStream, seconds: float) -> bool:
-    with trio.move_on_after(seconds):
-        try:
-            while await sock.receive_some(4096):
-                pass
-        except trio.BrokenResourceError:
-            pass
-        return True
-    return False
 
 
 async def test_garbage_half_open_and_silent_connections_do_not_stall_the_node():
@@ -76,8 +65,8 @@ async def test_garbage_half_open_and_silent_connections_do_not_stall_the_node():
                 nursery.cancel_scope.cancel()
 
             # Silent sockets are cut off by the handshake timeout, freeing their slots.
-            assert await _eof_within(silent[0], HANDSHAKE_TIMEOUT_S + 5)
-            assert await _eof_within(half_open, HANDSHAKE_TIMEOUT_S + 5)
+            assert await eof_within(silent[0], HANDSHAKE_TIMEOUT_S + 5)
+            assert await eof_within(half_open, HANDSHAKE_TIMEOUT_S + 5)
             for sock in silent + [half_open]:
                 await sock.aclose()
 
