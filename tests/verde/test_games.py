@@ -14,13 +14,21 @@ def _claim(client, execution, round_=1) -> Claim:
                  len(execution.steps))
 
 
-async def _play(env, claimant_exec, challenger_exec, *, fetch=None, max_rounds=60):
+async def _open_game(env, claimant_exec, challenger_exec, *, fetch=None):
+    """Alice claims `claimant_exec`; Bob re-executes `challenger_exec` and opens a game on
+    it (fetching disputed tensors from `fetch`, by default the claimant's); Alice's
+    Claimant watches it. Returns (claim, claimant, challenger, game_id)."""
     claim = _claim(env.alice, claimant_exec)
     await env.alice.ledger.post_claim(claim)
     challenger = Challenger(env.bob, challenger_exec, fetch_tensor=fetch or claimant_exec.tensor)
     game_id = await challenger.open(claim)
     claimant = Claimant(env.alice, claimant_exec)
     claimant.watch(game_id, claim)
+    return claim, claimant, challenger, game_id
+
+
+async def _play(env, claimant_exec, challenger_exec, *, fetch=None, max_rounds=60):
+    claim, claimant, challenger, game_id = await _open_game(env, claimant_exec, challenger_exec, fetch=fetch)
     for _ in range(max_rounds):
         a = await claimant.step(game_id)
         b = await challenger.step(game_id)
@@ -155,12 +163,7 @@ async def test_players_serve_and_resume_after_a_restart(env, honest, nursery):
 
     j = _op_index(honest, "mul")
     lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=1)
-    claim = _claim(env.alice, lying)
-    await env.alice.ledger.post_claim(claim)
-    challenger = Challenger(env.bob, honest, fetch_tensor=lying.tensor)
-    game_id = await challenger.open(claim)
-    claimant = Claimant(env.alice, lying)
-    claimant.watch(game_id, claim)
+    claim, claimant, challenger, game_id = await _open_game(env, lying, honest)
     nursery.start_soon(claimant.serve, game_id)
     for _ in range(3):
         await challenger.step(game_id)
@@ -196,13 +199,9 @@ async def test_claimant_recovers_its_place_from_the_chain(env, honest):
 
     j = _op_index(honest, "linear")
     lying = lie(honest, Fault.CORRUPT_ELEMENT, op=j, element=0)
-    honest_claimant = Claimant(env.alice, honest)
-    claim = _claim(env.alice, honest)
-    await env.alice.ledger.post_claim(claim)
-    griefer = Challenger(env.bob, lying, fetch_tensor=honest.tensor)  # disputes a right claim
-    game_id = await griefer.open(claim)
+    # Bob disputes a right claim.
+    claim, honest_claimant, griefer, game_id = await _open_game(env, honest, lying)
     assert await honest_claimant.games_against(claim) == [game_id]
-    honest_claimant.watch(game_id, claim)
     for _ in range(40):
         a = await honest_claimant.step(game_id)
         if a.phase.value == "element":
@@ -237,12 +236,7 @@ async def test_output_without_a_program_resolves_for_the_claimant(env, honest):
 
     j = next(i for i, op in enumerate(honest.steps[0].ops) if op.record.op == "linear.backward" and len(op.outputs) == 3)
     griefer_exec = lie(honest, Fault.CORRUPT_ELEMENT, op=j, slot=2, element=0)
-    claim = _claim(env.alice, honest)
-    await env.alice.ledger.post_claim(claim)
-    griefer = Challenger(env.bob, griefer_exec, fetch_tensor=honest.tensor)
-    game_id = await griefer.open(claim)
-    claimant = Claimant(env.alice, honest)
-    claimant.watch(game_id, claim)
+    claim, claimant, griefer, game_id = await _open_game(env, honest, griefer_exec)
     with pytest.raises(VerdeError) as caught:
         for _ in range(40):
             await claimant.step(game_id)
