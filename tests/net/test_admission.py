@@ -208,13 +208,19 @@ async def test_a_flood_from_one_address_does_not_lock_out_a_newcomer_from_anothe
                 await sock.aclose()
 
 
+async def _target_and_dialers(nursery: trio.Nursery, *, max_established_per_ip: int) -> tuple[Node, list[Node]]:
+    """A running target node with that limit, and four running nodes to dial it."""
+    target = Node(create_new_key_pair(), NodeConfig(swarm_id="test", max_established_per_ip=max_established_per_ip))
+    dialers = [Node(create_new_key_pair(), NodeConfig(swarm_id="test")) for _ in range(4)]
+    for node in [target, *dialers]:
+        await nursery.start(node.serve)
+    return target, dialers
+
+
 async def test_established_connections_are_limited_per_address_and_slots_return():
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            target = Node(create_new_key_pair(), NodeConfig(swarm_id="test", max_established_per_ip=2))
-            dialers = [Node(create_new_key_pair(), NodeConfig(swarm_id="test")) for _ in range(4)]
-            for node in [target, *dialers]:
-                await nursery.start(node.serve)
+            target, dialers = await _target_and_dialers(nursery, max_established_per_ip=2)
             guard = target.host.admission
             for dialer in dialers[:2]:
                 await dialer.connect(target.listen_addrs[0])
@@ -241,10 +247,7 @@ async def test_established_connections_are_limited_per_address_and_slots_return(
 async def test_connections_finishing_their_handshake_together_cannot_pass_the_limit():
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            target = Node(create_new_key_pair(), NodeConfig(swarm_id="test", max_established_per_ip=1))
-            dialers = [Node(create_new_key_pair(), NodeConfig(swarm_id="test")) for _ in range(4)]
-            for node in [target, *dialers]:
-                await nursery.start(node.serve)
+            target, dialers = await _target_and_dialers(nursery, max_established_per_ip=1)
 
             async def dial(node):
                 try:
