@@ -177,7 +177,11 @@ async def test_a_flood_from_one_address_does_not_lock_out_a_newcomer_from_anothe
             # More silent sockets than py-libp2p's 250 inbound slots: without per-address
             # limits they hold every slot for the handshake timeout.
             silent = [await _connect_from(ATTACKER, port) for _ in range(320)]
-            await _wait_for(lambda: target.stats().events.get(PENDING_REFUSED, 0) >= 320 + 1 - DEFAULT_MAX_PENDING_PER_IP)
+            # At most DEFAULT_MAX_PENDING_PER_IP silent sockets are admitted, the rest
+            # refused. (The garbage and half-open sockets are usually dropped before the
+            # silent ones arrive, freeing their slots: seen as 304 refusals, not 305.)
+            least_refused = len(silent) - DEFAULT_MAX_PENDING_PER_IP
+            await _wait_for(lambda: target.stats().events.get(PENDING_REFUSED, 0) >= least_refused)
             assert guard.table.pending(attacker) <= DEFAULT_MAX_PENDING_PER_IP
             # Refused sockets are closed at once, not after the handshake timeout.
             assert await eof_within(silent[-1], 1.0)
@@ -200,7 +204,7 @@ async def test_a_flood_from_one_address_does_not_lock_out_a_newcomer_from_anothe
                 print(f"newcomer connected {connected_after * 1000:.0f} ms into the flood")
                 nursery.cancel_scope.cancel()
             assert target.stats().events.get(ESTABLISHED_REFUSED, 0) == 0
-            assert target.stats().to_json()["events"][PENDING_REFUSED] >= 305
+            assert target.stats().to_json()["events"][PENDING_REFUSED] >= least_refused
 
             # The admitted silent sockets are cut by the handshake timeout; their slots return.
             await _wait_for(lambda: guard.table.pending(attacker) == 0, HANDSHAKE_TIMEOUT_S + 5)
