@@ -75,7 +75,7 @@ def peer_text(peer_id: bytes) -> str:
 
 def describe(envelope: Envelope) -> str:
     """One short line: kind, abbreviated sender, seq, ts and a body summary."""
-    pid = ID(envelope.sender).to_base58()
+    pid = peer_text(envelope.sender)
     return (
         f"<{envelope.kind.value} from {pid[:6]}..{pid[-6:]} seq={envelope.seq} "
         f"ts={envelope.ts} {envelope.body.summary()}>"

@@ -480,17 +480,20 @@ class SwarmGossipSub(GossipSub):
         # peer then has it after one hop, whatever state the meshes are in, and the mesh
         # only carries it further; so the mesh can be small (see DEGREE) without a peer
         # whose mesh is empty missing what its neighbours publish.
+        # (GossipSub.publish applies the publish threshold to every peer this yields.)
         peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
         pubsub = self.pubsub
         if pubsub is not None and msg_forwarder == pubsub.my_id and origin == pubsub.my_id:
             for topic in topic_ids:
-                for peer in pubsub.peer_topics.get(topic, ()):
-                    if self.peer_protocol.get(peer) in _GOSSIPSUB_PROTOCOLS and (
-                        self.scorer is None or self.scorer.allow_publish(peer, [topic])
-                    ):
-                        peers.add(peer)
+                peers.update(self._gossipsub_peers(topic))
             peers.discard(pubsub.my_id)
         yield from peers
+
+    def _gossipsub_peers(self, topic: str) -> list[ID]:
+        """The peers subscribed to `topic` that speak GossipSub with us."""
+        if self.pubsub is None:
+            return []
+        return [p for p in self.pubsub.peer_topics.get(topic, ()) if self.peer_protocol.get(p) in _GOSSIPSUB_PROTOCOLS]
 
     def gossip_heartbeat(self) -> defaultdict[ID, dict[str, list[bytes]]]:
         # Who gets IHAVE this heartbeat. py-libp2p 0.8.1 picks them with
@@ -504,9 +507,6 @@ class SwarmGossipSub(GossipSub):
         # max(GOSSIP_LAZY, GOSSIP_FACTOR x candidates) topic peers outside our mesh (or
         # fanout) whose score passes the gossip threshold, backoff or not.
         peers_to_gossip: defaultdict[ID, dict[str, list[bytes]]] = defaultdict(dict)
-        pubsub = self.pubsub
-        if pubsub is None:
-            return peers_to_gossip
         for topic in [*self.mesh, *(t for t in self.fanout if t not in self.mesh)]:
             msg_ids = self.mcache.window(topic)
             if not msg_ids:
@@ -514,10 +514,8 @@ class SwarmGossipSub(GossipSub):
             direct = self.mesh.get(topic) if topic in self.mesh else self.fanout.get(topic, set())
             candidates = [
                 peer
-                for peer in pubsub.peer_topics.get(topic, ())
-                if peer not in direct
-                and self.peer_protocol.get(peer) in _GOSSIPSUB_PROTOCOLS
-                and (self.scorer is None or self.scorer.allow_gossip(peer, [topic]))
+                for peer in self._gossipsub_peers(topic)
+                if peer not in direct and (self.scorer is None or self.scorer.allow_gossip(peer, [topic]))
             ]
             count = max(GOSSIP_LAZY, int(len(candidates) * GOSSIP_FACTOR))
             for peer in random.sample(candidates, min(count, len(candidates))):
