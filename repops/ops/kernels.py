@@ -129,7 +129,7 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return P.narrow(acc).add_(0.0)  # one rounding; + 0.0 maps a -0 to +0
     a_grid, pen_row = _to_grid(a, -1, s)
     b_grid, pen_col = _to_grid(b, -2, s)
-    acc = torch.matmul(a_grid, b_grid)
+    acc = torch.matmul(a_grid, b_grid)  # exact, as above: grid values, finite by construction
     # narrow rounds once; adding the +0 / NaN penalties maps -0 to +0 and poisons bad lines.
     return P.add(P.add(P.narrow(acc), pen_row), pen_col)
 
@@ -161,7 +161,7 @@ def _matmul_native(ext, a: torch.Tensor, b: torch.Tensor, s: int) -> torch.Tenso
     b_grid = _grid_native(ext, b, False, s)
     if b_grid is None:
         return None
-    acc = torch.matmul(a_grid, b_grid).contiguous()
+    acc = torch.matmul(a_grid, b_grid).contiguous()  # exact: the same grids as matmul()'s torch program
     out = torch.empty(acc.shape, dtype=torch.float32)
     ext.narrow_plus_zero(acc, out)
     return out
